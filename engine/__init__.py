@@ -1,0 +1,30 @@
+"""Gradient Flow Lab's engine: recurrent networks forward and back through time.
+
+The public contract (shared/engine-contract.md):
+
+    model = engine.build(kind, input_size, hidden_size, output_size=1, *, activation="tanh",
+                         bidirectional=False, forget_gate=True, reset_after=False, seed=0)
+    trace = engine.simulate(model, inputs, targets, *, loss="mse", scored="all",
+                            truncate=None, clip=None, h0=None)
+
+Arrays are NumPy float64, time first. The engine imports nothing but NumPy, never
+touches NumPy's global error state or the warning filters, and reports overflow
+in the trace instead of raising.
+"""
+
+from engine.functions import ACTIVATIONS, LOSSES
+from engine.model import KINDS, Model, build, param_shapes
+from engine.simulate import SCORED, simulate
+from engine.trace import Trace
+
+__all__ = [
+    "ACTIVATIONS",
+    "KINDS",
+    "LOSSES",
+    "SCORED",
+    "Model",
+    "Trace",
+    "build",
+    "param_shapes",
+    "simulate",
+]

@@ -1,0 +1,74 @@
+"""The Elman network: the plain recurrent cell.
+
+    a_t = W_ih x_t + b_ih + W_hh h_{t−1} + b_hh
+    h_t = act(a_t)
+
+BPTT (notes 002, "gradients summed over time"):
+
+    ∂L/∂h_t = ∂L_t/∂h_t + W_hhᵀ ∂L/∂a_{t+1}        (the second term within a chunk)
+    ∂L/∂a_t = ∂L/∂h_t ⊙ act'(a_t)
+    ∂L/∂W_hh = Σ_t ∂L/∂a_t h_{t−1}ᵀ,  ∂L/∂W_ih = Σ_t ∂L/∂a_t x_tᵀ
+
+so ∂h_t/∂h_{t−1} = diag(act'(a_t)) W_hh: with one linear unit it is the
+recurrent weight w, and fifty steps back the gradient has been multiplied by w⁵⁰.
+"""
+
+import numpy as np
+
+from engine.cells.common import previous, summed, summed_outer
+from engine.functions import activation
+
+
+class Elman:
+    gate_names = ()
+
+    def __init__(self, params, activation_name):
+        self.W_ih = params["weight_ih"]  # (H, D)
+        self.W_hh = params["weight_hh"]  # (H, H)
+        self.b_ih = params["bias_ih"]  # (H,)
+        self.b_hh = params["bias_hh"]  # (H,)
+        self.act, self.act_slope = activation(activation_name)
+
+    def forward(self, x, h0):
+        """x (T, B, D), h0 (B, H) → record with hidden, h_prev, slope (T, B, H)."""
+        input_drive = x @ self.W_ih.T + (self.b_ih + self.b_hh)  # (T, B, H)
+        hidden = np.empty_like(input_drive)
+        W_hh_T = self.W_hh.T
+        h = h0
+        for t in range(len(x)):
+            h = self.act(input_drive[t] + h @ W_hh_T)
+            hidden[t] = h
+        return {
+            "x": x,
+            "hidden": hidden,
+            "h_prev": previous(h0, hidden),
+            "slope": self.act_slope(hidden),  # act'(a_t)
+        }
+
+    def backward(self, record, grad, cut):
+        """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
+        slope = record["slope"]
+        grad_hidden = np.empty_like(grad)
+        grad_pre = np.empty_like(grad)  # ∂L/∂a_t
+        dh_next = 0.0  # ∂L/∂h_t through step t + 1
+        for t in reversed(range(len(grad))):
+            dh = grad[t] if cut[t] else grad[t] + dh_next
+            grad_hidden[t] = dh
+            da = dh * slope[t]  # back through act
+            grad_pre[t] = da
+            dh_next = da @ self.W_hh  # back through W_hh h_{t−1}
+        grads = {
+            "weight_ih": summed_outer(grad_pre, record["x"]),
+            "weight_hh": summed_outer(grad_pre, record["h_prev"]),
+            "bias_ih": summed(grad_pre),
+            "bias_hh": summed(grad_pre),
+        }
+        return grad_hidden, None, grads
+
+    def jvp(self, record, v):
+        """J_t v = act'(a_t) ⊙ (W_hh v); v (N, K, H)."""
+        return record["slope"] * (v @ self.W_hh.T)
+
+    def vjp(self, record, u):
+        """J_tᵀ u = W_hhᵀ (act'(a_t) ⊙ u); u (N, K, H)."""
+        return (u * record["slope"]) @ self.W_hh

@@ -1,0 +1,152 @@
+"""The gated recurrent unit (notes 000, eq. 12-15), rows of the weights [r; z; n].
+
+    r_t = σ(W_ir x_t + b_ir + W_hr h_{t−1} + b_hr)          reset gate
+    z_t = σ(W_iz x_t + b_iz + W_hz h_{t−1} + b_hz)          update gate
+    n_t = act(W_in x_t + b_in + W_hn (r_t ⊙ h_{t−1}) + b_hn)  reset_after=False (Cho et al. 2014)
+    n_t = act(W_in x_t + b_in + r_t ⊙ (W_hn h_{t−1} + b_hn))  reset_after=True (PyTorch, cuDNN)
+    h_t = z_t ⊙ h_{t−1} + (1 − z_t) ⊙ n_t
+
+With z_t near 1 the state is copied (∂h_t/∂h_{t−1} ≈ I): the gradient survives.
+BPTT, with δ = ∂L/∂h_t and a_r, a_z, a_n the gates' pre-activations:
+
+    ∂L/∂z = δ ⊙ (h_{t−1} − n),   ∂L/∂n = δ ⊙ (1 − z),   ∂L/∂a_n = ∂L/∂n ⊙ act'
+    reset_after=False: ∂L/∂(r⊙h) = W_hnᵀ ∂L/∂a_n, ∂L/∂r = ∂L/∂(r⊙h) ⊙ h_{t−1}
+    reset_after=True:  ∂L/∂(W_hn h + b_hn) = ∂L/∂a_n ⊙ r, ∂L/∂r = ∂L/∂a_n ⊙ (W_hn h_{t−1} + b_hn)
+    ∂L/∂h_{t−1} = δ ⊙ z + (the n path) + W_hrᵀ ∂L/∂a_r + W_hzᵀ ∂L/∂a_z
+"""
+
+import numpy as np
+
+from engine.cells.common import previous, summed, summed_outer
+from engine.functions import activation, sigmoid
+
+
+class GRU:
+    gate_names = ("reset", "update", "candidate")
+
+    def __init__(self, params, activation_name, reset_after):
+        W_hh, b_hh = params["weight_hh"], params["bias_hh"]
+        H = W_hh.shape[1]
+        self.H = H
+        self.reset_after = reset_after
+        self.W_ih = params["weight_ih"]  # (3H, D)
+        self.b_ih = params["bias_ih"]  # (3H,)
+        self.W_hrz = W_hh[: 2 * H]  # (2H, H): rows of r and z
+        self.W_hn = W_hh[2 * H :]  # (H, H)
+        self.b_hrz = b_hh[: 2 * H]
+        self.b_hn = b_hh[2 * H :]
+        self.act, self.act_slope = activation(activation_name)
+
+    def forward(self, x, h0):
+        """x (T, B, D), h0 (B, H) → record: hidden, reset, update, candidate (T, B, H), …"""
+        H = self.H
+        input_drive = x @ self.W_ih.T + self.b_ih  # (T, B, 3H)
+        input_drive[..., : 2 * H] += self.b_hrz
+        if not self.reset_after:
+            input_drive[..., 2 * H :] += self.b_hn
+        T, B = x.shape[:2]
+        hidden, reset, update, candidate = (np.empty((T, B, H)) for _ in range(4))
+        recurrent_n = np.empty((T, B, H)) if self.reset_after else None  # W_hn h + b_hn
+        W_hrz_T, W_hn_T = self.W_hrz.T, self.W_hn.T
+        h = h0
+        for t in range(T):
+            rz = sigmoid(input_drive[t, :, : 2 * H] + h @ W_hrz_T)
+            r, z = rz[:, :H], rz[:, H:]
+            if self.reset_after:
+                hn = h @ W_hn_T + self.b_hn
+                n = self.act(input_drive[t, :, 2 * H :] + r * hn)
+                recurrent_n[t] = hn
+            else:
+                n = self.act(input_drive[t, :, 2 * H :] + (r * h) @ W_hn_T)
+            h = z * h + (1.0 - z) * n
+            hidden[t], reset[t], update[t], candidate[t] = h, r, z, n
+        return {
+            "x": x,
+            "hidden": hidden,
+            "reset": reset,
+            "update": update,
+            "candidate": candidate,
+            "h_prev": previous(h0, hidden),
+            "recurrent_n": recurrent_n,
+            "slope_r": reset * (1.0 - reset),
+            "slope_z": update * (1.0 - update),
+            "slope_n": self.act_slope(candidate),
+        }
+
+    def _step_back(self, dh, r, z, n, h_prev, hn, slope_r, slope_z, slope_n):
+        """From δ = ∂L/∂h_t to ∂L/∂h_{t−1} and the pre-activation gradients.
+
+        Returns (∂L/∂h_{t−1}, ∂L/∂[a_r, a_z], ∂L/∂a_n, ∂L/∂ of the W_hn product).
+        """
+        dz = dh * (h_prev - n)
+        da_n = dh * (1.0 - z) * slope_n  # back through act
+        if self.reset_after:
+            d_recurrent_n = da_n * r  # ∂L/∂(W_hn h_{t−1} + b_hn)
+            dr = da_n * hn
+            dh_prev = dh * z + d_recurrent_n @ self.W_hn
+        else:
+            d_reset_h = da_n @ self.W_hn  # ∂L/∂(r ⊙ h_{t−1})
+            d_recurrent_n = da_n
+            dr = d_reset_h * h_prev
+            dh_prev = dh * z + d_reset_h * r
+        da_rz = np.concatenate([dr * slope_r, dz * slope_z], axis=-1)
+        dh_prev = dh_prev + da_rz @ self.W_hrz
+        return dh_prev, da_rz, da_n, d_recurrent_n
+
+    def _at(self, record, t):
+        hn = record.get("recurrent_n")
+        return (
+            record["reset"][t],
+            record["update"][t],
+            record["candidate"][t],
+            record["h_prev"][t],
+            None if hn is None else hn[t],
+            record["slope_r"][t],
+            record["slope_z"][t],
+            record["slope_n"][t],
+        )
+
+    def backward(self, record, grad, cut):
+        """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
+        T, B, H = grad.shape
+        grad_hidden = np.empty_like(grad)
+        grad_rz = np.empty((T, B, 2 * H))  # ∂L/∂[a_r, a_z]
+        grad_n = np.empty_like(grad)  # ∂L/∂a_n
+        grad_recurrent_n = np.empty_like(grad)
+        dh_next = 0.0
+        for t in reversed(range(T)):
+            dh = grad[t] if cut[t] else grad[t] + dh_next
+            grad_hidden[t] = dh
+            dh_next, grad_rz[t], grad_n[t], grad_recurrent_n[t] = self._step_back(
+                dh, *self._at(record, t)
+            )
+        h_prev = record["h_prev"]
+        # The n block's recurrent product reads r ⊙ h_{t−1} (Cho) or h_{t−1} (PyTorch).
+        n_reads = h_prev if self.reset_after else record["reset"] * h_prev
+        grad_ih = np.concatenate([grad_rz, grad_n], axis=-1)
+        grad_hh = np.concatenate([grad_rz, grad_recurrent_n], axis=-1)
+        grads = {
+            "weight_ih": summed_outer(grad_ih, record["x"]),
+            "weight_hh": np.concatenate(
+                [summed_outer(grad_rz, h_prev), summed_outer(grad_recurrent_n, n_reads)]
+            ),
+            "bias_ih": summed(grad_ih),
+            "bias_hh": summed(grad_hh),
+        }
+        return grad_hidden, None, grads
+
+    def jvp(self, record, v):
+        """J_t v, v (N, K, H): the tangent of one step, h_{t−1} moved along v."""
+        H = self.H
+        r, z, n, h_prev, hn, slope_r, slope_z, slope_n = self._at(record, slice(None))
+        pre_rz = v @ self.W_hrz.T
+        dr, dz = slope_r * pre_rz[..., :H], slope_z * pre_rz[..., H:]
+        if self.reset_after:
+            dn = slope_n * (dr * hn + r * (v @ self.W_hn.T))
+        else:
+            dn = slope_n * ((dr * h_prev + r * v) @ self.W_hn.T)
+        return dz * (h_prev - n) + z * v + (1.0 - z) * dn
+
+    def vjp(self, record, u):
+        """J_tᵀ u, u (N, K, H): one step of BPTT."""
+        return self._step_back(u, *self._at(record, slice(None)))[0]

@@ -1,0 +1,103 @@
+"""The Jordan network: the recurrence runs through the previous *output*.
+
+    a_t = W_ih x_t + b_ih + W_hh y_{t−1} + b_hh,   y_{−1} = 0
+    h_t = act(a_t)
+    p_t = W_out h_t + b_out,   y_t = link(p_t)
+
+W_hh is (H, O). h0 has no effect. The readout sits inside the loop, so BPTT
+carries ∂L/∂y_t from step t + 1 back through the link into p_t:
+
+    ∂L/∂p_t = (y_t − target_t) + J_linkᵀ W_hhᵀ ∂L/∂a_{t+1}   (the second term within a chunk)
+    ∂L/∂h_t = W_outᵀ ∂L/∂p_t
+    ∂L/∂a_t = ∂L/∂h_t ⊙ act'(a_t)
+
+and the state Jacobian (s = h) is ∂h_t/∂h_{t−1} = diag(act'(a_t)) W_hh J_link W_out,
+zero at t = 0.
+"""
+
+import numpy as np
+
+from engine.cells.common import previous, summed, summed_outer
+from engine.functions import activation, link, link_jvp, link_vjp
+
+
+class Jordan:
+    gate_names = ()
+
+    def __init__(self, params, activation_name, W_out, b_out, loss):
+        self.W_ih = params["weight_ih"]  # (H, D)
+        self.W_hh = params["weight_hh"]  # (H, O)
+        self.b_ih = params["bias_ih"]  # (H,)
+        self.b_hh = params["bias_hh"]  # (H,)
+        self.W_out = W_out  # (O, H)
+        self.b_out = b_out  # (O,)
+        self.loss = loss
+        self.act, self.act_slope = activation(activation_name)
+
+    def forward(self, x, h0):
+        """x (T, B, D); h0 is ignored. Record: hidden (T, B, H), readout and outputs (T, B, O)."""
+        T, B = x.shape[:2]
+        O = self.W_out.shape[0]
+        input_drive = x @ self.W_ih.T + (self.b_ih + self.b_hh)  # (T, B, H)
+        hidden = np.empty_like(input_drive)
+        readout = np.empty((T, B, O))
+        outputs = np.empty((T, B, O))
+        W_hh_T, W_out_T = self.W_hh.T, self.W_out.T
+        y = np.zeros((B, O))
+        for t in range(T):
+            h = self.act(input_drive[t] + y @ W_hh_T)
+            p = h @ W_out_T + self.b_out
+            y = link(self.loss, p)
+            hidden[t], readout[t], outputs[t] = h, p, y
+        has_previous = np.ones((T, B, 1))
+        has_previous[0] = 0.0
+        return {
+            "x": x,
+            "hidden": hidden,
+            "readout": readout,
+            "outputs": outputs,
+            "y_prev": previous(np.zeros((B, O)), outputs),
+            "slope": self.act_slope(hidden),
+            "has_previous": has_previous,
+        }
+
+    def backward(self, record, grad, cut):
+        """BPTT; grad (T, B, O) is ∂L/∂p_t of the loss alone (y_t − target_t, scored steps).
+
+        The grads include weight_out and bias_out, which the recurrence also uses.
+        """
+        slope, outputs = record["slope"], record["outputs"]
+        T, B = grad.shape[:2]
+        grad_hidden = np.empty((T, B, self.W_hh.shape[0]))
+        grad_pre = np.empty_like(grad_hidden)  # ∂L/∂a_t
+        grad_readout = np.empty_like(grad)  # ∂L/∂p_t, both paths
+        dy_next = None  # ∂L/∂y_t through step t + 1
+        for t in reversed(range(T)):
+            dp = grad[t] if cut[t] else grad[t] + link_vjp(self.loss, outputs[t], dy_next)
+            grad_readout[t] = dp
+            dh = dp @ self.W_out  # back through the readout
+            grad_hidden[t] = dh
+            da = dh * slope[t]  # back through act
+            grad_pre[t] = da
+            dy_next = da @ self.W_hh  # back through W_hh y_{t−1}
+        grads = {
+            "weight_ih": summed_outer(grad_pre, record["x"]),
+            "weight_hh": summed_outer(grad_pre, record["y_prev"]),
+            "bias_ih": summed(grad_pre),
+            "bias_hh": summed(grad_pre),
+            "weight_out": summed_outer(grad_readout, record["hidden"]),
+            "bias_out": summed(grad_readout),
+        }
+        return grad_hidden, None, grads
+
+    def jvp(self, record, v):
+        """J_t v = act'(a_t) ⊙ W_hh J_link(y_{t−1}) W_out v; zero at t = 0."""
+        dy_prev = link_jvp(self.loss, record["y_prev"], v @ self.W_out.T)
+        return record["has_previous"] * record["slope"] * (dy_prev @ self.W_hh.T)
+
+    def vjp(self, record, u):
+        """J_tᵀ u = W_outᵀ J_linkᵀ W_hhᵀ (act'(a_t) ⊙ u); zero at t = 0."""
+        dy_prev = (u * record["slope"]) @ self.W_hh
+        return record["has_previous"] * (
+            link_vjp(self.loss, record["y_prev"], dy_prev) @ self.W_out
+        )

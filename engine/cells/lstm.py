@@ -1,0 +1,154 @@
+"""Long short-term memory (notes 000, eq. 19-29), rows of the weights [i; f; g; o].
+
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t−1} + b_hi)   input gate
+    f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf)   forget gate
+    g_t = act(W_ig x_t + b_ig + W_hg h_{t−1} + b_hg) candidate
+    o_t = σ(W_io x_t + b_io + W_ho h_{t−1} + b_ho)   output gate
+    c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t
+    h_t = o_t ⊙ act(c_t)
+
+Without the forget gate (eq. 19-23) the rows are [i; g; o] and c_t = c_{t−1} + i_t ⊙ g_t.
+The state is s = (h, c). The cell path ∂c_t/∂c_{t−1} = diag(f_t) is where the
+gradient is carried: it is multiplied by f, not by a weight matrix.
+
+BPTT, with δh = ∂L/∂h_t and δc the gradient reaching c_t from c_{t+1}:
+
+    ∂L/∂c_t = δc + δh ⊙ o ⊙ act'(c_t)
+    ∂L/∂o = δh ⊙ act(c_t),  ∂L/∂i = ∂L/∂c_t ⊙ g,  ∂L/∂g = ∂L/∂c_t ⊙ i,  ∂L/∂f = ∂L/∂c_t ⊙ c_{t−1}
+    ∂L/∂c_{t−1} = ∂L/∂c_t ⊙ f,   ∂L/∂h_{t−1} = W_hhᵀ ∂L/∂a_t
+"""
+
+import numpy as np
+
+from engine.cells.common import previous, summed, summed_outer
+from engine.functions import activation, sigmoid
+
+
+class LSTM:
+    def __init__(self, params, activation_name, forget_gate):
+        self.W_ih = params["weight_ih"]  # (G·H, D)
+        self.W_hh = params["weight_hh"]  # (G·H, H)
+        self.b = params["bias_ih"] + params["bias_hh"]  # (G·H,): both add to a_t
+        H = self.W_hh.shape[1]
+        self.H = H
+        self.forget_gate = forget_gate
+        self.gate_names = (
+            ("input", "forget", "candidate", "output")
+            if forget_gate
+            else ("input", "candidate", "output")
+        )
+        block = {name: slice(k * H, (k + 1) * H) for k, name in enumerate(self.gate_names)}
+        self.i, self.g, self.o = block["input"], block["candidate"], block["output"]
+        self.f = block.get("forget")
+        self.act, self.act_slope = activation(activation_name)
+
+    def forward(self, x, h0):
+        """x (T, B, D), h0 (B, H) → record: hidden, cell and each gate (T, B, H), …"""
+        T, B = x.shape[:2]
+        H = self.H
+        i_, f_, g_, o_ = self.i, self.f, self.g, self.o
+        input_drive = x @ self.W_ih.T + self.b  # (T, B, G·H)
+        gates = np.empty_like(input_drive)  # every gate's activation, in row order
+        hidden = np.empty((T, B, H))
+        cell = np.empty((T, B, H))
+        W_hh_T = self.W_hh.T
+        h, c = h0, np.zeros((B, H))
+        for t in range(T):
+            a = input_drive[t] + h @ W_hh_T
+            z = sigmoid(a)
+            z[:, g_] = self.act(a[:, g_])
+            if self.forget_gate:
+                c = z[:, f_] * c + z[:, i_] * z[:, g_]
+            else:
+                c = c + z[:, i_] * z[:, g_]
+            h = z[:, o_] * self.act(c)
+            gates[t], hidden[t], cell[t] = z, h, c
+        slope = gates * (1.0 - gates)  # σ' of each gate
+        slope[..., g_] = self.act_slope(gates[..., g_])
+        act_cell = self.act(cell)
+        c_prev = previous(np.zeros((B, H)), cell)
+        rows = {"input": i_, "forget": f_, "candidate": g_, "output": o_}
+        # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
+        # gate's ∂L/∂a_t: ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
+        partner = {
+            "input": gates[..., g_],
+            "forget": c_prev,
+            "candidate": gates[..., i_],
+        }
+        partner["output"] = act_cell
+        record = {
+            "x": x,
+            "hidden": hidden,
+            "cell": cell,
+            "gates": gates,
+            "gate_slope": np.concatenate(
+                [partner[name] * slope[..., rows[name]] for name in self.gate_names],
+                axis=-1,
+            ),
+            "act_cell": act_cell,
+            "cell_to_hidden": gates[..., o_] * self.act_slope(act_cell),  # ∂h_t/∂c_t
+            "h_prev": previous(h0, hidden),
+        }
+        for name in self.gate_names:
+            record[name] = gates[..., rows[name]]
+        return record
+
+    def _step_back(self, dh, dc_later, gate_slope, cell_to_hidden, forget):
+        """One step back from δh = ∂L/∂h_t and δc (from c_{t+1}).
+
+        Returns (∂L/∂a_t, ∂L/∂c_t, ∂L/∂c_{t−1}).
+        """
+        dc = dc_later + dh * cell_to_hidden
+        if self.forget_gate:
+            dc, dh = np.broadcast_arrays(dc, dh)
+            da = gate_slope * np.concatenate([dc, dc, dc, dh], axis=-1)
+            return da, dc, dc * forget
+        dc, dh = np.broadcast_arrays(dc, dh)
+        return gate_slope * np.concatenate([dc, dc, dh], axis=-1), dc, dc
+
+    def _at(self, record, t):
+        forget = record["forget"][t] if self.forget_gate else None
+        return record["gate_slope"][t], record["cell_to_hidden"][t], forget
+
+    def backward(self, record, grad, cut):
+        """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
+        grad_hidden = np.empty_like(grad)
+        grad_cell = np.empty_like(grad)
+        grad_pre = np.empty(record["gates"].shape)  # ∂L/∂a_t
+        dh_next, dc_next = 0.0, 0.0
+        for t in reversed(range(len(grad))):
+            if cut[t]:
+                dh, dc_later = grad[t], 0.0
+            else:
+                dh, dc_later = grad[t] + dh_next, dc_next
+            grad_hidden[t] = dh
+            da, grad_cell[t], dc_next = self._step_back(dh, dc_later, *self._at(record, t))
+            grad_pre[t] = da
+            dh_next = da @ self.W_hh
+        grads = {
+            "weight_ih": summed_outer(grad_pre, record["x"]),
+            "weight_hh": summed_outer(grad_pre, record["h_prev"]),
+            "bias_ih": summed(grad_pre),
+            "bias_hh": summed(grad_pre),
+        }
+        return grad_hidden, grad_cell, grads
+
+    def jvp(self, record, v):
+        """J_t v for s = (h, c): v (N, K, 2H), h-part first."""
+        H = self.H
+        gate_slope, cell_to_hidden, forget = self._at(record, slice(None))
+        vh, vc = v[..., :H], v[..., H:]
+        da = gate_slope * (vh @ self.W_hh.T)  # each gate's pre-activation, times its partner
+        dc = (
+            da[..., self.i]
+            + da[..., self.g]
+            + (da[..., self.f] + forget * vc if self.forget_gate else vc)
+        )
+        dh = da[..., self.o] + cell_to_hidden * dc
+        return np.concatenate([dh, dc], axis=-1)
+
+    def vjp(self, record, u):
+        """J_tᵀ u for s = (h, c): u (N, K, 2H), h-part first."""
+        H = self.H
+        da, _, dc_prev = self._step_back(u[..., :H], u[..., H:], *self._at(record, slice(None)))
+        return np.concatenate([da @ self.W_hh, dc_prev], axis=-1)
