@@ -23,3 +23,17 @@ def previous(first, sequence):
     first: (B, N), sequence: (T, B, N) → (T, B, N).
     """
     return np.concatenate([first[None], sequence[:-1]])
+
+
+def shared_weight_grads(grad_pre, x, recurrent_input):
+    """∂L/∂(weight_ih, weight_hh, bias_ih, bias_hh) when both biases add to a_t.
+
+    grad_pre (T, B, G·H): ∂L/∂a_t; x (T, B, D); recurrent_input (T, B, ·): what
+    W_hh multiplies at step t (h_{t−1}, or y_{t−1} for jordan).
+    """
+    return {
+        "weight_ih": summed_outer(grad_pre, x),
+        "weight_hh": summed_outer(grad_pre, recurrent_input),
+        "bias_ih": summed(grad_pre),
+        "bias_hh": summed(grad_pre),
+    }

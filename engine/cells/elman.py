@@ -15,7 +15,7 @@ recurrent weight w, and fifty steps back the gradient has been multiplied by w‚Å
 
 import numpy as np
 
-from engine.cells.common import previous, summed, summed_outer
+from engine.cells.common import previous, shared_weight_grads
 from engine.functions import activation
 
 
@@ -57,12 +57,7 @@ class Elman:
             da = dh * slope[t]  # back through act
             grad_pre[t] = da
             dh_next = da @ self.W_hh  # back through W_hh h_{t‚àí1}
-        grads = {
-            "weight_ih": summed_outer(grad_pre, record["x"]),
-            "weight_hh": summed_outer(grad_pre, record["h_prev"]),
-            "bias_ih": summed(grad_pre),
-            "bias_hh": summed(grad_pre),
-        }
+        grads = shared_weight_grads(grad_pre, record["x"], record["h_prev"])
         return grad_hidden, None, grads
 
     def jvp(self, record, v):

@@ -17,7 +17,7 @@ zero at t = 0.
 
 import numpy as np
 
-from engine.cells.common import previous, summed, summed_outer
+from engine.cells.common import previous, shared_weight_grads, summed, summed_outer
 from engine.functions import activation, link, link_jvp, link_vjp
 
 
@@ -80,14 +80,9 @@ class Jordan:
             da = dh * slope[t]  # back through act
             grad_pre[t] = da
             dy_next = da @ self.W_hh  # back through W_hh y_{t−1}
-        grads = {
-            "weight_ih": summed_outer(grad_pre, record["x"]),
-            "weight_hh": summed_outer(grad_pre, record["y_prev"]),
-            "bias_ih": summed(grad_pre),
-            "bias_hh": summed(grad_pre),
-            "weight_out": summed_outer(grad_readout, record["hidden"]),
-            "bias_out": summed(grad_readout),
-        }
+        grads = shared_weight_grads(grad_pre, record["x"], record["y_prev"])
+        grads["weight_out"] = summed_outer(grad_readout, record["hidden"])
+        grads["bias_out"] = summed(grad_readout)
         return grad_hidden, None, grads
 
     def jvp(self, record, v):

@@ -20,7 +20,7 @@ BPTT, with δh = ∂L/∂h_t and δc the gradient reaching c_t from c_{t+1}:
 
 import numpy as np
 
-from engine.cells.common import previous, summed, summed_outer
+from engine.cells.common import previous, shared_weight_grads
 from engine.functions import activation, sigmoid
 
 
@@ -125,12 +125,7 @@ class LSTM:
             da, grad_cell[t], dc_next = self._step_back(dh, dc_later, *self._at(record, t))
             grad_pre[t] = da
             dh_next = da @ self.W_hh
-        grads = {
-            "weight_ih": summed_outer(grad_pre, record["x"]),
-            "weight_hh": summed_outer(grad_pre, record["h_prev"]),
-            "bias_ih": summed(grad_pre),
-            "bias_hh": summed(grad_pre),
-        }
+        grads = shared_weight_grads(grad_pre, record["x"], record["h_prev"])
         return grad_hidden, grad_cell, grads
 
     def jvp(self, record, v):
