@@ -1,0 +1,619 @@
+"""Settings → data: building the models, the input signals and the engine runs.
+
+Pure functions: no Streamlit, no Plotly. The app's caching wrappers
+(``app/cached.py``) key each function on a ``CellSpec``, the part of the
+settings one cell's run depends on, so changing the list of cells shown
+recomputes nothing, and changing the GRU's reset position leaves the LSTM's
+run in the cache.
+
+Sizes: T steps, H hidden units, D = 1 input, O outputs (2 for cross-entropy,
+else 1), G gate blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+import engine
+from app.state import Settings
+
+# The app's cell kinds → (engine kind, forget_gate).
+ENGINE_KIND = {
+    "rnn": ("rnn", True),
+    "jordan": ("jordan", True),
+    "gru": ("gru", True),
+    "mgu": ("mgu", True),
+    "lstm": ("lstm", True),
+    "lstm_nofg": ("lstm", False),
+}
+# Each kind's gate blocks in the row order of weight_hh; "main" marks the block
+# the notes' single-unit weight w stands for (the candidate, or the whole rnn).
+GATE_BLOCKS = {
+    "rnn": ("main",),
+    "jordan": ("main",),
+    "gru": ("reset", "update", "main"),
+    "mgu": ("forget", "main"),
+    "lstm": ("input", "forget", "main", "output"),
+    "lstm_nofg": ("input", "main", "output"),
+}
+SCORED = {"many_to_one": "last", "many_to_many": "all", "one_to_one": "last"}
+SINE_PERIOD = 20  # steps
+IMPULSE_BACKGROUND = 0.1  # standard deviation of the faint noise under the spike
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything one cell's run depends on; fields that cannot matter for
+    this kind are set to their defaults so that equal runs share a cache entry."""
+
+    kind: str
+    hidden_size: int
+    activation: str
+    bidirectional: bool
+    reset_after: bool
+    init: str
+    spectral_radius: float | None
+    recurrent_matrix: tuple[tuple[float, ...], ...] | None
+    input_weight: float
+    recurrent_weight: float
+    bias: float
+    gates_by_hand: bool
+    gate_input_weight: float
+    gate_recurrent_weight: float
+    gate_bias: float
+    forget_bias: float
+    steps: int
+    signal: str
+    setup: str
+    loss: str
+    truncation: int | None
+    clip: float | None
+    seed: int
+
+    @property
+    def scored(self) -> str:
+        return SCORED[self.setup]
+
+    @property
+    def output_size(self) -> int:
+        return 2 if self.loss == "cross_entropy" else 1
+
+    @property
+    def single_unit(self) -> bool:
+        return self.hidden_size == 1
+
+    def replace(self, **changes) -> CellSpec:
+        return dataclasses.replace(self, **changes)
+
+
+def cell_spec(settings: Settings, kind: str) -> CellSpec:
+    """The part of ``settings`` that cell ``kind``'s run depends on."""
+    single = settings.single_unit
+    gated = kind not in ("rnn", "jordan")
+    by_hand = single and gated and settings.gates_by_hand
+    matrix = None if single or kind == "jordan" else settings.matrix_for_size
+    return CellSpec(
+        kind=kind,
+        hidden_size=settings.hidden_size,
+        activation=settings.activation,
+        bidirectional=settings.bidirectional and kind != "jordan",
+        reset_after=settings.reset_after and kind == "gru",
+        init=settings.init,
+        spectral_radius=None if single or matrix is not None else settings.spectral_radius,
+        recurrent_matrix=matrix,
+        input_weight=settings.input_weight if single else 1.0,
+        recurrent_weight=settings.recurrent_weight if single else 0.9,
+        bias=settings.bias if single else 0.0,
+        gates_by_hand=by_hand,
+        gate_input_weight=settings.gate_input_weight if by_hand else 0.0,
+        gate_recurrent_weight=settings.gate_recurrent_weight if by_hand else 0.0,
+        gate_bias=settings.gate_bias if by_hand else 0.0,
+        forget_bias=settings.forget_bias if kind == "lstm" else 0.0,
+        steps=settings.steps,
+        signal=settings.signal,
+        setup=settings.setup,
+        loss=settings.loss,
+        truncation=settings.truncation,
+        clip=settings.clip,
+        seed=settings.seed,
+    )
+
+
+# ---- signals ----------------------------------------------------------------
+
+
+def make_inputs(spec: CellSpec, batch: int | None = None) -> np.ndarray:
+    """The input signal: (T, 1), or (T, B, 1) for a batch of B noise draws.
+
+    noise: N(0, 1) each step; impulse: 1 at the first step over faint noise;
+    sine: period 20 steps; constant: 1; impulse_zeros: 1 then exact zeros
+    (one-to-many).
+    """
+    T = spec.steps
+    shape = (T, 1) if batch is None else (T, batch, 1)
+    rng = np.random.default_rng([spec.seed, 1])  # apart from the weights' stream
+    t = np.arange(T, dtype=np.float64).reshape((T,) + (1,) * (len(shape) - 1))
+    if spec.signal == "noise":
+        return rng.standard_normal(shape)
+    if spec.signal == "impulse":
+        x = IMPULSE_BACKGROUND * rng.standard_normal(shape)
+        x[0] = 1.0
+        return x
+    if spec.signal == "sine":
+        return np.broadcast_to(np.sin(2 * np.pi * t / SINE_PERIOD), shape).copy()
+    if spec.signal == "constant":
+        return np.ones(shape)
+    x = np.zeros(shape)
+    x[0] = 1.0
+    return x
+
+
+def make_targets(spec: CellSpec, batch: int | None = None) -> np.ndarray:
+    """Targets (T, O) or (T, B, O): 1 for mse and bce, class 0 for cross-entropy.
+
+    The network is not trained, so the target only has to leave an error
+    y − target that is not zero.
+    """
+    O = spec.output_size
+    shape = (spec.steps, O) if batch is None else (spec.steps, batch, O)
+    targets = np.zeros(shape)
+    targets[..., 0] = 1.0
+    return targets
+
+
+# ---- models -----------------------------------------------------------------
+
+
+def spectral_radius(matrix: np.ndarray) -> float:
+    """max |eigenvalue| of a square matrix."""
+    return float(np.max(np.abs(np.linalg.eigvals(matrix)))) if matrix.size else 0.0
+
+
+def _initial_block(init: str, H: int, rng: np.random.Generator, uniform: np.ndarray):
+    """One H×H recurrent block drawn by ``init``; ``uniform`` is PyTorch's draw."""
+    if init == "uniform":
+        return uniform
+    if init == "orthogonal":
+        q, r = np.linalg.qr(rng.standard_normal((H, H)))
+        return q * np.sign(np.diag(r))  # Haar-distributed, as torch.nn.init.orthogonal_
+    if init == "identity":
+        return np.eye(H)
+    return rng.standard_normal((H, H)) / np.sqrt(H)  # gaussian, variance 1/H
+
+
+@functools.lru_cache(maxsize=128)
+def _drawn_radii(spec: CellSpec) -> dict[tuple[str, int], float]:
+    """(direction suffix, block) → ρ of that block of W_hh as drawn (Jordan:
+    of its loop), for a spec without rescaling. Cached: the in-chart slider
+    rescales the same draw 51 times, and eigenvalues of 256 × 256 blocks cost."""
+    model = build_model(spec)
+    H = spec.hidden_size
+    radii = {}
+    for suffix in model.directions:
+        w_hh = model.params["weight_hh" + suffix]
+        if spec.kind == "jordan":
+            radii[(suffix, 0)] = spectral_radius(model.params["weight_out"] @ w_hh)
+            continue
+        for g in range(len(GATE_BLOCKS[spec.kind])):
+            radii[(suffix, g)] = spectral_radius(w_hh[g * H : (g + 1) * H])
+    return radii
+
+
+def _draw_key(spec: CellSpec) -> CellSpec:
+    """The spec reduced to what the draw of W_hh depends on."""
+    return spec.replace(
+        spectral_radius=None,
+        recurrent_matrix=None,
+        steps=2,
+        signal="noise",
+        setup="many_to_one",
+        truncation=None,
+        clip=None,
+        activation="tanh",
+        forget_bias=0.0,
+        input_weight=1.0,
+        recurrent_weight=0.9,
+        bias=0.0,
+        gates_by_hand=False,
+        gate_input_weight=0.0,
+        gate_recurrent_weight=0.0,
+        gate_bias=0.0,
+        loss="mse" if spec.output_size == 1 else spec.loss,
+    )
+
+
+def _rescale_factor(spec: CellSpec, suffix: str, block: int) -> float:
+    current = _drawn_radii(_draw_key(spec))[(suffix, block)]
+    return 1.0 if current == 0.0 else spec.spectral_radius / current
+
+
+def build_model(spec: CellSpec):
+    """The engine model for ``spec``, its weights set as the settings say.
+
+    Order: PyTorch's uniform draw (engine.build); then per direction the
+    recurrent blocks by ``init``; W_hh typed in by hand, or every gate block
+    rescaled to ``spectral_radius``; the single-unit weights when H = 1; the
+    LSTM's forget-gate bias (bias_ih = b_f, bias_hh = 0).
+    """
+    engine_kind, forget_gate = ENGINE_KIND[spec.kind]
+    model = engine.build(
+        engine_kind,
+        1,
+        spec.hidden_size,
+        spec.output_size,
+        activation=spec.activation,
+        bidirectional=spec.bidirectional,
+        forget_gate=forget_gate,
+        reset_after=spec.reset_after,
+        seed=spec.seed,
+    )
+    H = spec.hidden_size
+    blocks = GATE_BLOCKS[spec.kind]
+    main = blocks.index("main")
+    rng = np.random.default_rng([spec.seed, 2])
+    params = model.params
+    for suffix in model.directions:
+        w_hh = params["weight_hh" + suffix]
+        if spec.kind == "jordan":
+            _set_jordan_loop(spec, params, suffix, rng)
+        else:
+            for g in range(len(blocks)):
+                rows = slice(g * H, (g + 1) * H)
+                w_hh[rows] = _initial_block(spec.init, H, rng, w_hh[rows])
+                if spec.recurrent_matrix is not None and g == main:
+                    w_hh[rows] = np.array(spec.recurrent_matrix)
+                elif spec.spectral_radius is not None and not spec.single_unit:
+                    w_hh[rows] *= _rescale_factor(spec, suffix, g)
+        if spec.single_unit:
+            _set_single_unit(spec, params, suffix, blocks)
+        if spec.kind == "lstm":
+            forget = slice(H, 2 * H)
+            params["bias_ih" + suffix][forget] = spec.forget_bias
+            params["bias_hh" + suffix][forget] = 0.0
+    if spec.single_unit:
+        O = spec.output_size
+        # the notes' w_out = 1 (with two classes: +1, −1, so the error reaches h)
+        params["weight_out"][:] = np.array([1.0, -1.0][:O]).reshape(O, 1)
+        params["bias_out"][:] = 0.0
+    return model
+
+
+def _set_jordan_loop(spec, params, suffix, rng):
+    """Jordan's W_hh is (H, O): it closes the loop h → y → h. Its loop matrix
+    W_hh·W_out (H×H) has the same non-zero eigenvalues as W_out·W_hh; the
+    spectral radius rescales W_hh so that the loop's largest |eigenvalue| is ρ."""
+    w_hh = params["weight_hh" + suffix]
+    H, O = w_hh.shape
+    if spec.init == "orthogonal":
+        q, _ = np.linalg.qr(rng.standard_normal((H, O)))
+        w_hh[:] = q
+    elif spec.init == "identity":
+        w_hh[:] = np.eye(H, O)
+    elif spec.init == "gaussian":
+        w_hh[:] = rng.standard_normal((H, O)) / np.sqrt(O)
+    if spec.spectral_radius is not None and not spec.single_unit:
+        w_hh *= _rescale_factor(spec, suffix, 0)
+
+
+def _set_single_unit(spec, params, suffix, blocks):
+    """H = 1: the notes' cell a = w_in x + w_h h + b for the main block; the
+    gates keep their draw unless set by hand."""
+    for g, block in enumerate(blocks):
+        if block == "main":
+            w_in, w_h, b = spec.input_weight, spec.recurrent_weight, spec.bias
+        elif spec.gates_by_hand:
+            w_in, w_h, b = (
+                spec.gate_input_weight,
+                spec.gate_recurrent_weight,
+                spec.gate_bias,
+            )
+        else:
+            continue
+        params["weight_ih" + suffix][g, 0] = w_in
+        params["weight_hh" + suffix][g, :] = w_h
+        params["bias_ih" + suffix][g] = b
+        params["bias_hh" + suffix][g] = 0.0
+
+
+# ---- runs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """One cell's engine run: its model's parameters and trace, or why it failed.
+
+    ``error`` is the engine's ValueError message when the settings were
+    refused (then ``trace`` and ``params`` are None).
+    """
+
+    spec: CellSpec
+    params: dict | None
+    trace: object | None
+    error: str | None = None
+
+
+def run_cell(spec: CellSpec) -> CellRun:
+    """Build and simulate one cell on the settings' input and seed."""
+    try:
+        model = build_model(spec)
+        trace = engine.simulate(
+            model,
+            make_inputs(spec),
+            make_targets(spec),
+            loss=spec.loss,
+            scored=spec.scored,
+            truncate=spec.truncation,
+            clip=spec.clip,
+        )
+    except ValueError as error:
+        return CellRun(spec, None, None, str(error))
+    params = {k: v.copy() for k, v in model.params.items()}
+    return CellRun(spec, params, trace)
+
+
+def norms_over_time(grad: np.ndarray | None) -> np.ndarray | None:
+    """(T, H) → (T,) Euclidean norm per step (nan where not finite)."""
+    if grad is None:
+        return None
+    with np.errstate(all="ignore"):
+        norms = np.sqrt(np.sum(grad * grad, axis=-1))
+        big = np.max(np.abs(grad), axis=-1)
+        # where the squares overflow, scale by the largest entry first
+        redo = ~np.isfinite(norms) & np.isfinite(big) & (big > 0)
+        if redo.any():
+            scaled = grad[redo] / big[redo, None]
+            norms[redo] = big[redo] * np.sqrt(np.sum(scaled * scaled, axis=-1))
+    norms[~np.isfinite(norms)] = np.nan
+    return norms
+
+
+def finite_mean(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Mean of the finite entries (nan where there are none), without warnings."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    total = np.sum(np.where(finite, values, 0.0), axis=axis)
+    count = np.sum(finite, axis=axis)
+    with np.errstate(all="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return float(mean) if axis is None else mean
+
+
+def gradient_ratio(norms: np.ndarray, steps_back: int) -> float | None:
+    """‖∂L/∂h_{T−1−n}‖ / ‖∂L/∂h_{T−1}‖ for n = ``steps_back``, or None."""
+    T = norms.shape[0]
+    if steps_back >= T or not norms[-1] > 0:
+        return None
+    ratio = norms[T - 1 - steps_back] / norms[-1]
+    return float(ratio) if np.isfinite(ratio) else None
+
+
+def product_bound(jacobian_norms: np.ndarray, last_norm: float) -> np.ndarray:
+    """(T,) ‖∂L/∂h_{T−1}‖ · Π_{τ=t+1}^{T−1} ‖∂s_τ/∂s_{τ−1}‖, the bound on ‖∂L/∂h_t‖
+    when only the last step is scored (submultiplicativity of the norm)."""
+    T = jacobian_norms.shape[0]
+    with np.errstate(all="ignore"):
+        logs = np.log(np.asarray(jacobian_norms, dtype=np.float64))
+        # suffix sums: after[t] = Σ_{τ>t} log ‖J_τ‖
+        after = np.concatenate([np.cumsum(logs[::-1])[::-1][1:], [0.0]])
+        bound = last_norm * np.exp(after)
+    bound = np.where(np.isfinite(bound), bound, np.nan)
+    return bound[:T]
+
+
+def drawn_radius(spec: CellSpec) -> float:
+    """The spectral radius of W_hh as initialised (no rescaling, no typed matrix):
+    of the main block (the candidate's for gated cells), or of a Jordan
+    network's loop W_out·W_hh."""
+    return _drawn_radii(_draw_key(spec))[("", GATE_BLOCKS[spec.kind].index("main"))]
+
+
+def recurrent_eigenvalues(spec: CellSpec, params: dict) -> dict[str, np.ndarray]:
+    """Eigenvalues of each gate block of W_hh (forward direction), by block name.
+
+    Jordan: of the loop matrix W_out·W_hh (O×O), the non-zero eigenvalues of
+    its H×H loop."""
+    H = spec.hidden_size
+    w_hh = params["weight_hh"]
+    if spec.kind == "jordan":
+        return {"main": np.linalg.eigvals(params["weight_out"] @ w_hh)}
+    blocks = GATE_BLOCKS[spec.kind]
+    return {name: np.linalg.eigvals(w_hh[g * H : (g + 1) * H]) for g, name in enumerate(blocks)}
+
+
+# ---- many runs: the sensitivity matrix, the phase diagram, the scrub frames --
+
+SENSITIVITY_MAX_T = 300
+SENSITIVITY_MAX_WORK = 6_000_000  # T · T · G·H: about a second on two cores
+_SENSITIVITY_BUDGET = 3_000_000  # floats per batched run (T · B · G·H)
+
+
+def sensitivity_feasible(spec: CellSpec) -> bool:
+    """Whether the T × T map is cheap enough to draw (T ≤ 300, T²·G·H ≤ 6·10⁶)."""
+    T, GH = spec.steps, len(GATE_BLOCKS[spec.kind]) * spec.hidden_size
+    return T <= SENSITIVITY_MAX_T and T * T * GH <= SENSITIVITY_MAX_WORK
+
+
+def sensitivity_matrix(spec: CellSpec) -> np.ndarray | None:
+    """(T, T) ‖∂L_t/∂h_s‖ over t (rows, the scored step) and s (columns).
+
+    Bidirectional: the norm over both directions' states at position s.
+    One batched run per chunk of rows: sequence b of the batch keeps the true
+    target at step t_b and, everywhere else, the target y_t it produces itself,
+    so that its error y_t − target_t, hence its gradient, comes from L_{t_b}
+    alone. A first run of the same shape supplies those y_t.
+    None when T > 300 or the run is refused.
+    """
+    T = spec.steps
+    if not sensitivity_feasible(spec):
+        return None
+    spec_all = spec.replace(setup="many_to_many", clip=None)
+    try:
+        model = build_model(spec_all)
+    except ValueError:
+        return None
+    G = len(GATE_BLOCKS[spec.kind])
+    rows_per_run = max(1, min(T, _SENSITIVITY_BUDGET // (T * G * spec.hidden_size)))
+    x1 = make_inputs(spec_all)
+    target1 = make_targets(spec_all)
+    matrix = np.full((T, T), np.nan)
+    for start in range(0, T, rows_per_run):
+        rows = np.arange(start, min(T, start + rows_per_run))
+        B = rows.size
+        x = np.repeat(x1[:, None, :], B, axis=1)
+        targets = np.repeat(target1[:, None, :], B, axis=1)
+        try:
+            first = engine.simulate(model, x, targets, loss=spec.loss, scored="all")
+            own = np.array(first.outputs, copy=True)  # (T, B, O)
+            own[rows, np.arange(B)] = targets[rows, np.arange(B)]
+            trace = engine.simulate(
+                model, x, own, loss=spec.loss, scored="all", truncate=spec.truncation
+            )
+        except ValueError:
+            return None
+        with np.errstate(all="ignore"):
+            grad = trace.grad_hidden * B  # L is the batch mean
+            if trace.grad_hidden_reverse is not None:
+                grad = np.concatenate([grad, trace.grad_hidden_reverse * B], axis=-1)
+        matrix[rows] = norms_over_time(grad).T  # (B, T)
+    return matrix
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Gradient norms over a grid of one weight knob.
+
+    values: (V,) the knob's values (w for H = 1, else the spectral radius).
+    norms:  (V, T) ‖∂L/∂h_t‖ of the forward direction (nan where not finite).
+    norms_reverse: (V, T) the reverse direction's, or None.
+    """
+
+    knob: str
+    values: np.ndarray
+    norms: np.ndarray
+    norms_reverse: np.ndarray | None
+
+
+def estimated_seconds(spec: CellSpec) -> float:
+    """About how long one engine run of ``spec`` takes on two cores: a fixed
+    cost per step (NumPy calls) plus the matrix products, G·H² per step.
+    Fitted to runs of T = 100 … 2000, H = 16 … 256; a model, not a clock, so
+    that what the app offers does not depend on how busy the machine was."""
+    G = len(GATE_BLOCKS[spec.kind])
+    per_step = 3e-5 + 8e-10 * G * spec.hidden_size**2
+    return spec.steps * per_step * (2 if spec.bidirectional else 1)
+
+
+def knob_name(spec: CellSpec) -> str:
+    return "recurrent_weight" if spec.single_unit else "spectral_radius"
+
+
+def sweep(spec: CellSpec, values: np.ndarray) -> Sweep:
+    """One run per value of the knob (the single-unit weight w, or ρ)."""
+    knob = knob_name(spec)
+    values = np.asarray(values, dtype=np.float64)
+    norms, norms_reverse = [], []
+    for value in values:
+        run = run_cell(spec.replace(**{knob: float(value), "recurrent_matrix": None}))
+        T = spec.steps
+        if run.trace is None:
+            norms.append(np.full(T, np.nan))
+            norms_reverse.append(np.full(T, np.nan))
+            continue
+        norms.append(norms_over_time(run.trace.grad_hidden))
+        reverse = norms_over_time(run.trace.grad_hidden_reverse)
+        norms_reverse.append(np.full(T, np.nan) if reverse is None else reverse)
+    return Sweep(
+        knob,
+        values,
+        np.array(norms),
+        np.array(norms_reverse) if spec.bidirectional else None,
+    )
+
+
+def scrub_values(spec: CellSpec) -> np.ndarray:
+    """The in-chart slider's grid: w in 0.80 … 1.20 by 0.01 (41 values, the
+    notes' 0.9 and 1.1 among them) or ρ in 0 … 2 by 0.05 (41 values)."""
+    if spec.single_unit:
+        return np.round(np.linspace(0.8, 1.2, 41), 2)
+    return np.round(np.linspace(0.0, 2.0, 41), 2)
+
+
+PHASE_RADII = np.round(np.linspace(0.0, 3.0, 31), 2)
+PHASE_MAX_LAG = 300
+PHASE_BATCH = 4
+
+
+def phase_lags(spec: CellSpec) -> np.ndarray:
+    """(K,) the lags k = 0 … min(T, 300) − 1 of the phase diagram."""
+    return np.arange(min(spec.steps, PHASE_MAX_LAG))
+
+
+def phase_column(spec: CellSpec, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """One column of the phase diagram: the knob (ρ, or w for H = 1) at ``radius``.
+
+    One batched run: the chosen signal over a batch of 4 independent draws
+    when it is random (one sequence otherwise). Returns (K,) the batch mean of
+    log10 ‖∂L/∂h_{T−1−k}‖ (nan where no draw is finite and non-zero) and (K,)
+    True where some draw overflowed.
+    """
+    T = spec.steps
+    lags = phase_lags(spec)
+    batch = PHASE_BATCH if spec.signal in ("noise", "impulse") else 1
+    one = spec.replace(
+        spectral_radius=float(radius), recurrent_matrix=None, recurrent_weight=float(radius)
+    )
+    nan = np.full(lags.size, np.nan)
+    try:
+        trace = engine.simulate(
+            build_model(one),
+            make_inputs(one, batch),
+            make_targets(one, batch),
+            loss=one.loss,
+            scored=one.scored,
+            truncate=one.truncation,
+        )
+    except ValueError:
+        return nan, np.zeros(lags.size, dtype=bool)
+    with np.errstate(all="ignore"):
+        norms = norms_over_time(trace.grad_hidden * batch)  # (T, B); L is the batch mean
+        back = norms[T - 1 - lags]  # (K, B)
+        logs = np.log10(back)
+    return finite_mean(logs, axis=1), (~np.isfinite(back)).any(axis=1)
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    """log10 ‖∂L/∂h_{T−1−k}‖ over the knob (columns) and the lag k (rows).
+
+    radii: (R,); lags: (K,); log_norm: (K, R); overflow: (K, R) bool.
+    """
+
+    radii: np.ndarray
+    lags: np.ndarray
+    log_norm: np.ndarray
+    overflow: np.ndarray
+
+
+def phase_diagram(spec: CellSpec, radii: np.ndarray = PHASE_RADII) -> PhaseDiagram:
+    """Every column of the phase diagram (see ``phase_column``)."""
+    columns = [phase_column(spec, r) for r in radii]
+    return PhaseDiagram(
+        np.asarray(radii),
+        phase_lags(spec),
+        np.stack([c[0] for c in columns], axis=1),
+        np.stack([c[1] for c in columns], axis=1),
+    )
+
+
+# ---- downsampling for heatmaps ------------------------------------------------
+
+
+def sample_steps(T: int, at_most: int = 300) -> np.ndarray:
+    """Indices of at most ``at_most`` evenly spread steps of 0 … T−1 (all if fewer)."""
+    if at_most >= T:
+        return np.arange(T)
+    return np.unique(np.round(np.linspace(0, T - 1, at_most)).astype(int))

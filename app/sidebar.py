@@ -1,0 +1,540 @@
+"""The sidebar: presets and every control. Returns the chosen ``Settings``.
+
+Each widget has a stable key and is initialised from the current Settings
+through Session State (never through its ``value=`` argument), so presets
+and links can set every control. Streamlit forgets the state of a widget
+that was not drawn in a run (the single-unit sliders when H > 1), so each
+run first restores the missing keys from the last Settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import cached
+from app.compute import GATE_BLOCKS, cell_spec, spectral_radius
+from app.presets import PRESETS, matching_preset
+from app.state import (
+    CELL_KINDS,
+    CELL_NAMES,
+    FIELD_BY_KEY,
+    FIELD_BY_NAME,
+    MAX_GRID_SIZE,
+    Settings,
+    check_value,
+)
+
+SETTINGS_KEY = "_settings"
+NOTICE_KEY = "_notices"
+PRESET_KEY = "preset"
+MATRIX_EDITOR_PREFIX = "recurrent_matrix_editor_"
+
+INIT_NAMES = {
+    "uniform": "PyTorch's uniform (±1/√H)",
+    "orthogonal": "Orthogonal",
+    "identity": "Identity",
+    "gaussian": "Gaussian (variance 1/H)",
+}
+ACTIVATION_NAMES = {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "linear": "linear (none)"}
+SIGNAL_NAMES = {
+    "noise": "White noise",
+    "impulse": "Impulse at the first step",
+    "sine": "Sine wave",
+    "constant": "Constant",
+    "impulse_zeros": "Impulse then zeros (one-to-many)",
+}
+SETUP_NAMES = {
+    "many_to_one": "Many-to-one: loss on the last step",
+    "many_to_many": "Many-to-many: loss summed over steps",
+    "one_to_one": "One-to-one: a single step (T = 1)",
+}
+LOSS_NAMES = {
+    "mse": "Mean squared error",
+    "bce": "Binary cross-entropy",
+    "cross_entropy": "Cross-entropy (2 classes)",
+}
+# Values the off-able sliders show while their toggle is off.
+FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0}
+
+
+# ---- Session State ↔ Settings ------------------------------------------------------
+
+
+def widget_values(settings: Settings) -> dict[str, Any]:
+    """Every sidebar widget's key → the value it shows for ``settings``."""
+    values: dict[str, Any] = {
+        f.name: getattr(settings, f.name) for f in FIELD_BY_NAME.values() if f.kind != "matrix"
+    }
+    values["cells"] = list(settings.cells)
+    for name in ("truncation", "clip"):
+        value = getattr(settings, name)
+        values[name + "_on"] = value is not None
+        values[name] = FALLBACK[name] if value is None else value
+    values["spectral_radius"] = settings.spectral_radius or FALLBACK["spectral_radius"]
+    return values
+
+
+def load_widgets(settings: Settings, *, only_missing: bool) -> None:
+    state = st.session_state
+    for key, value in widget_values(settings).items():
+        if not only_missing or key not in state:
+            state[key] = value
+
+
+def start_session() -> Settings:
+    """The Settings this run starts from: the link's on a new session, else the last."""
+    state = st.session_state
+    if SETTINGS_KEY not in state:
+        settings, ignored = Settings.from_query(st.query_params.to_dict())
+        state[SETTINGS_KEY] = settings
+        if ignored:
+            _notice(link_notice(ignored, st.query_params.to_dict()))
+        load_widgets(settings, only_missing=False)
+    else:
+        load_widgets(state[SETTINGS_KEY], only_missing=True)
+    return state[SETTINGS_KEY]
+
+
+def link_notice(ignored: list[str], params: dict) -> str:
+    parts = []
+    for key in ignored:
+        field = FIELD_BY_KEY.get(key)
+        raw = params.get(key, "")
+        if field is None:
+            parts.append(f"“{key}” (not a setting)")
+        else:
+            parts.append(f"“{key}={raw}” ({field.label}, kept at {_shown(field.default)})")
+    return (
+        "Some of the link's values could not be used and were left at their "
+        "defaults: " + "; ".join(parts) + "."
+    )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    return str(value)
+
+
+def _notice(text: str) -> None:
+    st.session_state.setdefault(NOTICE_KEY, []).append(text)
+
+
+def pop_notices() -> list[str]:
+    return st.session_state.pop(NOTICE_KEY, [])
+
+
+def sync_link(settings: Settings) -> None:
+    """Write ``settings`` to the URL when it differs (only non-default fields)."""
+    query = settings.to_query()
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+# ---- callbacks (run before the script, so they may set any widget's state) ---------
+
+
+def _apply_preset() -> None:
+    name = st.session_state.get(PRESET_KEY)
+    if name in PRESETS:
+        settings = PRESETS[name].settings
+        st.session_state[SETTINGS_KEY] = settings
+        load_widgets(settings, only_missing=False)
+
+
+def _check_cells() -> None:
+    state = st.session_state
+    if not state.get("cells"):
+        previous = state[SETTINGS_KEY].cells
+        state["cells"] = list(previous)
+        _notice(
+            "Choose at least one cell to show; kept "
+            + ", ".join(CELL_NAMES[c] for c in previous)
+            + "."
+        )
+
+
+def _radius_moved() -> None:
+    settings = st.session_state[SETTINGS_KEY]
+    st.session_state[SETTINGS_KEY] = settings.replace(
+        spectral_radius=st.session_state["spectral_radius"], recurrent_matrix=None
+    )
+
+
+def _radius_as_drawn() -> None:
+    settings = st.session_state[SETTINGS_KEY]
+    st.session_state[SETTINGS_KEY] = settings.replace(spectral_radius=None)
+
+
+def _show_drawn_radius(previous: Settings) -> float | None:
+    """While W_hh is as drawn, its slider shows the drawn ρ (of the current
+    H, initialisation and seed, read from the widgets' state)."""
+    state = st.session_state
+    try:
+        draft = previous.replace(
+            hidden_size=state["hidden_size"], init=state["init"], seed=state["seed"]
+        )
+    except (KeyError, ValueError):
+        return None
+    if draft.single_unit:
+        return None
+    radius = cached.drawn_radius(cell_spec(draft, draft.focus_cell))
+    state["spectral_radius"] = float(np.clip(round(radius, 2), 0.0, 3.0))
+    return radius
+
+
+def _forget_matrix() -> None:
+    settings = st.session_state[SETTINGS_KEY]
+    st.session_state[SETTINGS_KEY] = settings.replace(recurrent_matrix=None)
+
+
+# ---- drawing ----------------------------------------------------------------------------
+
+
+def render() -> Settings:
+    """Draw the sidebar; return the Settings its controls now hold."""
+    previous = start_session()
+    state = st.session_state
+    state[PRESET_KEY] = matching_preset(previous)
+    drawn = _show_drawn_radius(previous) if previous.spectral_radius is None else None
+    chosen: dict[str, Any] = {}
+    bar = st.sidebar
+
+    bar.title("Gradient Flow Lab")
+    bar.pills(
+        "Presets — one click sets every control",
+        list(PRESETS),
+        selection_mode="single",
+        key=PRESET_KEY,
+        on_change=_apply_preset,
+        help="Each preset is a ready-made experiment; a sentence above the charts "
+        "says what to look at. Change any control afterwards to explore.",
+    )
+
+    bar.header("Cells")
+    chosen["cells"] = tuple(
+        bar.pills(
+            "Cells to show (same input and seed)",
+            list(CELL_KINDS),
+            selection_mode="multi",
+            format_func=CELL_NAMES.get,
+            key="cells",
+            on_change=_check_cells,
+            help="Pick one or several; each runs on the identical input sequence "
+            "and random seed, and keeps its colour in every chart.",
+        )
+        or previous.cells
+    )
+    if len(chosen["cells"]) > 1:
+        if state.get("focus") not in chosen["cells"]:
+            state["focus"] = chosen["cells"][0]
+        chosen["focus"] = bar.selectbox(
+            "Cell for the detail views",
+            list(chosen["cells"]),
+            format_func=CELL_NAMES.get,
+            key="focus",
+            help="The heatmaps, eigenvalues, clipping bars and phase diagram show one "
+            "cell at a time: this one.",
+        )
+    else:
+        chosen["focus"] = chosen["cells"][0]
+    chosen["bidirectional"] = bar.toggle(
+        "Bidirectional (read the sequence both ways)",
+        key="bidirectional",
+        help="A second copy of each cell reads the sequence from last to first; the "
+        "output at each step sees both. A Jordan network cannot be bidirectional.",
+    )
+    if "gru" in chosen["cells"]:
+        chosen["reset_after"] = bar.radio(
+            "GRU: where the reset gate applies",
+            [False, True],
+            format_func=lambda after: (
+                "after W_hn (PyTorch, cuDNN)" if after else "before W_hn (Cho et al. 2014)"
+            ),
+            key="reset_after",
+            help="Before: n = act(W_in x + W_hn (r ⊙ h) + b). "
+            "After: n = act(W_in x + r ⊙ (W_hn h + b_hn)).",
+        )
+
+    bar.header("Size and weights")
+    chosen["hidden_size"] = bar.slider(
+        "Hidden size H (units)",
+        1,
+        256,
+        key="hidden_size",
+        help="The number of hidden units. At 1 the cell is the notes' single unit, "
+        "with its weights set by hand below.",
+    )
+    if chosen["hidden_size"] == 1:
+        _single_unit_controls(bar, chosen)
+    else:
+        _matrix_controls(bar, chosen, previous, drawn)
+    chosen["activation"] = bar.selectbox(
+        "Activation",
+        list(ACTIVATION_NAMES),
+        format_func=ACTIVATION_NAMES.get,
+        key="activation",
+        help="The non-linearity of the hidden state (gates always use the sigmoid). "
+        "Its slope multiplies the gradient at every step: tanh′ ≤ 1, sigmoid′ ≤ ¼.",
+    )
+    if "lstm" in chosen["cells"]:
+        chosen["forget_bias"] = bar.slider(
+            "LSTM forget-gate bias",
+            -5.0,
+            10.0,
+            step=0.5,
+            key="forget_bias",
+            help="Added inside the forget gate f = σ(… + b_f). Large b_f keeps f near 1, "
+            "so the cell state — and its gradient — passes each step almost unchanged.",
+        )
+
+    bar.header("Sequence and loss")
+    chosen["setup"] = bar.selectbox(
+        "Set-up",
+        list(SETUP_NAMES),
+        format_func=SETUP_NAMES.get,
+        key="setup",
+        help="Which outputs the loss scores (notes 002).",
+    )
+    chosen["seq_len"] = bar.slider(
+        "Sequence length T (steps)",
+        2,
+        2000,
+        key="seq_len",
+        disabled=chosen["setup"] == "one_to_one",
+        help="How many time steps the network reads. One-to-one uses a single step.",
+    )
+    chosen["signal"] = bar.selectbox(
+        "Input signal",
+        list(SIGNAL_NAMES),
+        format_func=SIGNAL_NAMES.get,
+        key="signal",
+        help="What the network reads at each step (one number per step).",
+    )
+    chosen["loss"] = bar.selectbox(
+        "Loss",
+        list(LOSS_NAMES),
+        format_func=LOSS_NAMES.get,
+        key="loss",
+        help="For each, ∂Lₜ/∂pₜ = yₜ − targetₜ. Targets: 1 (mse, bce), class 0 (cross-entropy).",
+    )
+
+    bar.header("Training tricks")
+    chosen["truncation"] = _optional_number(
+        bar,
+        "truncation",
+        toggle_label="Truncate backpropagation (TBPTT)",
+        label="Truncation window k (steps)",
+        min_value=1,
+        max_value=2000,
+        step=1,
+        help="Cut the sequence into chunks of k steps; no gradient crosses a chunk "
+        "boundary (detach() between chunks).",
+    )
+    chosen["clip"] = _optional_number(
+        bar,
+        "clip",
+        toggle_label="Clip the gradient norm",
+        label="Clipping threshold θ",
+        min_value=1e-6,
+        max_value=1e6,
+        step=0.1,
+        fmt="%g",
+        help="If the norm of all parameters' gradients together exceeds θ, scale them "
+        "all down so that it equals θ (Pascanu et al. 2013).",
+    )
+    chosen["seed"] = bar.number_input(
+        "Random seed",
+        min_value=0,
+        max_value=2**31 - 1,
+        step=1,
+        key="seed",
+        help="Draws the weights and the noise. The same seed gives the same run.",
+    )
+
+    grid_slot = chosen.pop("_grid_slot", None)
+    if grid_slot is not None:
+        _matrix_grid(grid_slot, chosen, previous)
+    settings = collect(previous, chosen)
+    state[SETTINGS_KEY] = settings
+    sync_link(settings)
+    return settings
+
+
+def _optional_number(bar, name, *, toggle_label, label, help, fmt=None, **limits):
+    on = bar.toggle(toggle_label, key=name + "_on", help=help)
+    value = bar.number_input(label, key=name, disabled=not on, format=fmt, help=help, **limits)
+    return value if on else None
+
+
+def _single_unit_controls(bar, chosen: dict) -> None:
+    bar.caption("One unit: hₜ = act(wₓ·xₜ + w·hₜ₋₁ + b), the notes' cell.")
+    chosen["input_weight"] = bar.slider(
+        "Input weight wₓ",
+        -3.0,
+        3.0,
+        step=0.05,
+        key="input_weight",
+        help="Multiplies the input xₜ.",
+    )
+    chosen["recurrent_weight"] = bar.slider(
+        "Recurrent weight w",
+        -3.0,
+        3.0,
+        step=0.01,
+        key="recurrent_weight",
+        help="Multiplies hₜ₋₁. With a linear unit the gradient n steps back is "
+        "wⁿ times the last step's: 0.9 vanishes, 1.1 explodes. For gated cells this "
+        "is the candidate's weight.",
+    )
+    chosen["bias"] = bar.slider(
+        "Bias b", -3.0, 3.0, step=0.05, key="bias", help="Added inside the activation."
+    )
+    with bar.expander("Gate weights (gated cells)"):
+        chosen["gates_by_hand"] = st.toggle(
+            "Set the gate weights by hand",
+            key="gates_by_hand",
+            help="Off: the gates keep their random start. On: every gate uses the "
+            "three values below (the LSTM's forget gate keeps its own bias).",
+        )
+        disabled = not chosen["gates_by_hand"]
+        chosen["gate_input_weight"] = st.slider(
+            "Gates' input weight",
+            -3.0,
+            3.0,
+            step=0.05,
+            key="gate_input_weight",
+            disabled=disabled,
+            help="Multiplies xₜ inside every gate.",
+        )
+        chosen["gate_recurrent_weight"] = st.slider(
+            "Gates' recurrent weight",
+            -3.0,
+            3.0,
+            step=0.05,
+            key="gate_recurrent_weight",
+            disabled=disabled,
+            help="Multiplies hₜ₋₁ inside every gate.",
+        )
+        chosen["gate_bias"] = st.slider(
+            "Gates' bias",
+            -5.0,
+            5.0,
+            step=0.1,
+            key="gate_bias",
+            disabled=disabled,
+            help="Sets where the gates sit: σ(3) ≈ 0.95 keeps a GRU's update gate open.",
+        )
+
+
+def _matrix_controls(bar, chosen: dict, previous: Settings, drawn: float | None) -> None:
+    chosen["init"] = bar.selectbox(
+        "Recurrent weights W_hh: initialisation",
+        list(INIT_NAMES),
+        format_func=INIT_NAMES.get,
+        key="init",
+        help="How W_hh is drawn (each gate's H × H block). Identity with ReLU is the "
+        "IRNN of Le et al. 2015.",
+    )
+    value = bar.slider(
+        "Spectral radius ρ of W_hh (largest |eigenvalue|)",
+        0.0,
+        3.0,
+        step=0.01,
+        key="spectral_radius",
+        on_change=_radius_moved,
+        help="Moving it rescales W_hh (each gate's block; Jordan: its loop through the "
+        "output) so that its largest |eigenvalue| is ρ. Below 1 gradients tend to "
+        "vanish, above 1 to explode.",
+    )
+    if previous.spectral_radius is None:
+        chosen["spectral_radius"] = None
+        if drawn is not None:
+            bar.caption(f"W_hh as drawn: ρ = {drawn:.3f}. Move the slider to rescale it.")
+    else:
+        chosen["spectral_radius"] = value
+        bar.button(
+            "Use W_hh as drawn",
+            key="spectral_radius_reset",
+            on_click=_radius_as_drawn,
+            help="Undo the rescaling: W_hh as the initialisation drew it.",
+        )
+    if chosen["hidden_size"] <= MAX_GRID_SIZE:
+        # drawn once every control is read: the matrix depends on the seed below
+        chosen["_grid_slot"] = bar.container()
+
+
+def _matrix_grid(bar, chosen: dict, previous: Settings) -> None:
+    """W_hh cell by cell (for gated cells the candidate's block)."""
+    H = chosen["hidden_size"]
+    draft = previous.replace(**{k: v for k, v in chosen.items() if k != "recurrent_matrix"})
+    kinds = [k for k in chosen["cells"] if k != "jordan"]
+    if not kinds:
+        bar.caption("A Jordan network feeds back its output: no H × H matrix to edit.")
+        return
+    matrix = draft.matrix_for_size
+    kind = chosen["focus"] if chosen["focus"] in kinds else kinds[0]
+    if matrix is None:
+        run = cached.cell_run(cell_spec(draft, kind))
+        if run.params is None:
+            return
+        main = GATE_BLOCKS[kind].index("main")
+        matrix = run.params["weight_hh"][main * H : (main + 1) * H]
+    base = np.array(matrix, dtype=np.float64)
+    digest = hashlib.sha1(base.tobytes()).hexdigest()[:10]
+    bar.caption(
+        f"W_hh of the {CELL_NAMES[kind]}"
+        + ("" if kind == "rnn" else " (its candidate block)")
+        + f" — spectral radius {spectral_radius(base):.3f}. Edit a cell to set it by hand."
+    )
+    edited = bar.data_editor(
+        pd.DataFrame(np.round(base, 4), columns=[f"h{j}" for j in range(H)]),
+        key=MATRIX_EDITOR_PREFIX + digest,
+        hide_index=True,
+        num_rows="fixed",
+    )
+    values = np.asarray(edited, dtype=np.float64) if edited is not None else base
+    if values.shape == base.shape and not np.allclose(values, np.round(base, 4), equal_nan=False):
+        try:
+            chosen["recurrent_matrix"] = check_value(
+                FIELD_BY_NAME["recurrent_matrix"], values.tolist()
+            )
+        except ValueError:
+            st.sidebar.warning(
+                "Each entry of W_hh must be a number within ±100; kept the last matrix."
+            )
+    elif previous.matrix_for_size is not None:
+        chosen["recurrent_matrix"] = previous.recurrent_matrix
+    if previous.matrix_for_size is not None:
+        bar.button(
+            "Forget my W_hh",
+            key="recurrent_matrix_reset",
+            on_click=_forget_matrix,
+            help="Go back to the drawn matrix (initialisation and spectral radius).",
+        )
+
+
+def collect(previous: Settings, chosen: dict[str, Any]) -> Settings:
+    """Settings from the widgets' values; a value that is not allowed keeps the
+    previous one and says so."""
+    values = {}
+    for name, value in chosen.items():
+        try:
+            values[name] = check_value(FIELD_BY_NAME[name], value)
+        except ValueError:
+            st.sidebar.warning(
+                f"{FIELD_BY_NAME[name].label}: {value!r} is not allowed; kept "
+                f"{_shown(getattr(previous, name))}."
+            )
+    try:
+        return previous.replace(**values)
+    except ValueError as error:  # pragma: no cover - each value was checked above
+        st.sidebar.warning(str(error))
+        return previous

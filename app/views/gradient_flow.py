@@ -1,0 +1,352 @@
+"""1. Gradient flow: ‖∂L/∂h_t‖ over t, one line per cell, with an in-chart
+slider over w (single unit) or ρ (matrix) that redraws in the browser; and
+∂L/∂h_t of one cell as a heatmap (unit × step)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import streamlit as st
+
+from app import cached, charts
+from app.compute import (
+    GATE_BLOCKS,
+    estimated_seconds,
+    sample_steps,
+    scrub_values,
+    spectral_radius,
+)
+from app.presets import TANH_NOTE_PRESETS, matching_preset
+from app.state import Settings
+from app.views.common import (
+    MAX_STEPS_DRAWN,
+    TEXT_BESIDE,
+    Runs,
+    chart,
+    colour,
+    latex_number,
+    name,
+    sci,
+    text_column,
+)
+
+STEPS_BACK = 50  # the notes' worked figure
+SCRUB_RUNS = 41  # values of the in-chart slider (compute.scrub_values)
+SCRUB_BUDGET_SECONDS = 20.0  # longest the in-chart slider's runs may take in all
+MAX_UNITS_DRAWN = 64
+LSTM_KINDS = ("lstm", "lstm_nofg")
+
+
+class _Kept:
+    """The last few values by key, shared by every session (hence the lock)."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_SWEEPS = _Kept(24)  # knob-free CellSpec → its frames' norms (see _sweep)
+_FRAMES = _Kept(24)  # (knob-free specs, lines, T) → charts.ScrubParts
+
+
+def render(settings: Settings, runs: Runs) -> None:
+    finished = list(runs.finished())
+    if not finished:
+        st.info("No cell could run with these settings; see the message above.")
+        return
+    T = settings.steps
+    steps = sample_steps(T, MAX_STEPS_DRAWN)
+    sources = line_sources(settings, [k for k, _ in finished])
+    lines = [_line(settings, runs, source, steps, None) for source in sources]
+
+    left, right = st.columns(TEXT_BESIDE, gap="medium")
+    with left:
+        slot = st.empty()
+        status = st.empty()
+    specs = {kind: cached.knob_free(runs.spec(kind)) for kind, _ in finished}
+    values = scrub_values(runs.spec(finished[0][0]))
+    seconds = sum(estimated_seconds(runs.spec(kind)) for kind, _ in finished) * len(values)
+    scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS
+    sweeps = {kind: _SWEEPS.get(spec) for kind, spec in specs.items()}
+    ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
+    figure_args = _figure_args(settings, runs, finished)
+    if ready:
+        scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
+        with slot:
+            chart(charts.gradient_flow_figure(lines, **scrub, **figure_args), "gradient_flow")
+    else:  # drawn now; redrawn with the slider's frames once they are computed
+        with slot:
+            chart_key = "gradient_flow_preview" if scrub_wanted else "gradient_flow"
+            chart(charts.gradient_flow_figure(lines, **figure_args), chart_key)
+    with right:
+        _explain(settings, runs, finished, scrub_wanted, seconds)
+    _heatmap(settings, runs)
+
+    if scrub_wanted and not ready:
+        total, done = len(values) * len(specs), 0
+        for kind, spec in specs.items():
+            if sweeps[kind] is None:
+                sweeps[kind] = _sweep(spec, values, status, done, total)
+                _SWEEPS.put(spec, sweeps[kind])
+            done += len(values)
+        status.empty()
+        scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
+        with slot:
+            chart(charts.gradient_flow_figure(lines, **scrub, **figure_args), "gradient_flow")
+
+
+def _sweep(spec, values, status, done: int, total: int) -> tuple[np.ndarray, ...]:
+    """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, one
+    row per knob value. Each run is cached on its own, and ``status`` is
+    updated between runs, so a newer rerun can stop this loop and resume it."""
+    rows = []
+    for i, value in enumerate(values):
+        rows.append(cached.knob_norms(spec, float(value)))
+        if (done + i) % 3 == 2:
+            status.caption(f"Preparing the slider under the chart: {done + i + 1} of {total} runs…")
+    return tuple(np.stack([row[j] for row in rows]) for j in range(3))
+
+
+def line_sources(settings: Settings, kinds: list[str]) -> list[tuple[str, str]]:
+    """(kind, what) for every line, in drawing order: "h" forward, "rev" the
+    backward direction, "c" an LSTM's cell; ("", "ref") the w^(T−1−t) reference."""
+    sources = []
+    for kind in kinds:
+        sources.append((kind, "h"))
+        if settings.bidirectional and kind != "jordan":
+            sources.append((kind, "rev"))
+        if kind in LSTM_KINDS:
+            sources.append((kind, "c"))
+    if settings.single_unit:
+        sources.append(("", "ref"))
+    return sources
+
+
+def _line(settings, runs, source, steps, values) -> charts.Line:
+    """One line; ``values`` (T,) given, or read from the cell's trace."""
+    kind, what = source
+    if what == "ref":
+        return charts.Line(
+            f"|w|<sup>T−1−t</sup> × ‖∂L/∂h<sub>T−1</sub>‖ (w = {settings.recurrent_weight:g})",
+            charts.OKABE_ITO["black"],
+            steps,
+            values[steps] if values is not None else _reference(settings, runs)[steps],
+            dash="dash",
+            width=2,
+        )
+    if values is None:
+        values = _norms(runs.get(kind).trace, what)
+    label = {
+        "h": name(kind),
+        "rev": f"{name(kind)}, backward direction",
+        "c": f"{name(kind)}: ‖∂L/∂c<sub>t</sub>‖ (cell state)",
+    }[what]
+    dash = {"h": "solid", "rev": "dash", "c": "dot"}[what]
+    return charts.Line(label, colour(kind), steps, values[steps], dash=dash)
+
+
+def _norms(trace, what: str) -> np.ndarray:
+    from app.compute import norms_over_time
+
+    grad = {"h": trace.grad_hidden, "rev": trace.grad_hidden_reverse, "c": trace.grad_cell}[what]
+    return norms_over_time(grad)
+
+
+def _reference(settings: Settings, runs: Runs, w: float | None = None, anchor=None):
+    """(T,) |w|^(T−1−t) · ‖∂L/∂h_{T−1}‖ of the first cell shown."""
+    T = settings.steps
+    w = settings.recurrent_weight if w is None else w
+    if anchor is None:
+        first = runs.get(settings.cells[0])
+        anchor = _norms(first.trace, "h")[-1] if first.trace is not None else 1.0
+    with np.errstate(all="ignore"):
+        return anchor * np.abs(w) ** (T - 1 - np.arange(T, dtype=np.float64))
+
+
+def _figure_args(settings: Settings, runs: Runs, finished) -> dict:
+    args = {"steps": settings.steps, "chunk": settings.truncation}
+    if settings.clip is not None:
+        args["threshold"] = settings.clip
+        args["threshold_text"] = f"clipping threshold θ = {settings.clip:g}"
+    return args
+
+
+def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
+    """The in-chart slider's frames (drawn once per sweep, then kept) and the
+    frame to start on: ``gradient_flow_figure``'s keyword arguments."""
+    first_kind = next(iter(specs))
+    key = (tuple(specs.values()), tuple(sources), settings.steps)
+    parts = _FRAMES.get(key)
+    if parts is None:
+        parts = charts.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
+        _FRAMES.put(key, parts)
+    current = _current_knob(settings, runs, first_kind)
+    return {"scrub": parts, "active": int(np.argmin(np.abs(values - current)))}
+
+
+def _frames(settings, runs, sweeps, sources, steps, values) -> charts.Scrub:
+    first_kind = next(iter(sweeps))
+    index = {"h": 0, "rev": 1, "c": 2}
+    per_line = []
+    for kind, what in sources:
+        if what == "ref":
+            anchors = sweeps[first_kind][0][:, -1]  # (V,) ‖∂L/∂h_{T−1}‖
+            per_line.append(
+                np.stack(
+                    [
+                        _reference(settings, runs, w=float(v), anchor=a)
+                        for v, a in zip(values, anchors, strict=True)
+                    ]
+                )
+            )
+        else:
+            per_line.append(sweeps[kind][index[what]])
+    frames = [[rows[v][steps] for rows in per_line] for v in range(len(values))]
+    return charts.Scrub("w" if settings.single_unit else "ρ", values, frames)
+
+
+def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
+    if settings.single_unit:
+        return settings.recurrent_weight
+    if settings.spectral_radius is not None and settings.matrix_for_size is None:
+        return settings.spectral_radius
+    run = runs.get(kind)
+    if run.params is None or kind == "jordan":
+        return 1.0
+    H = settings.hidden_size
+    main = GATE_BLOCKS[kind].index("main")
+    return spectral_radius(run.params["weight_hh"][main * H : (main + 1) * H])
+
+
+def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, seconds: float):
+    T = settings.steps
+    paragraphs = [
+        "Each line is the size of the gradient of the loss with respect to the hidden "
+        "state at step t: how strongly what happened at step t can still be corrected. "
+        "On this log axis a straight slope means the same factor at every step."
+    ]
+    ratios = []
+    for kind, run in finished:
+        norms = _norms(run.trace, "h")
+        if T > STEPS_BACK and norms[-1] > 0:
+            ratio = norms[T - 1 - STEPS_BACK] / norms[-1]
+            ratios.append((kind, ratio))
+    if ratios:
+        parts = [
+            f"**{name(k)}** {sci(r, 5)}" + (" (no gradient gets there)" if r == 0 else "")
+            for k, r in ratios
+        ]
+        paragraphs.append(
+            r"Fifty steps back, $\|\partial L/\partial h_{T-51}\| \,/\, "
+            r"\|\partial L/\partial h_{T-1}\|$ = " + "; ".join(parts) + "."
+        )
+    if settings.setup == "many_to_many":
+        paragraphs.append(
+            "With the loss summed over steps, each ‖∂L/∂hₜ‖ also holds the loss at step "
+            "t itself, so the lines level off: the long-range part hides under the local "
+            "one (see the T × T map under *Why it vanishes*)."
+        )
+    if settings.clip is not None:
+        norms = "; ".join(f"{name(k)} {sci(r.trace.grad_norm)}" for k, r in finished)
+        paragraphs.append(
+            f"Dash-dotted: the clipping threshold θ = {settings.clip:g}. Clipping acts after "
+            f"backpropagation on the parameters' global gradient norm ‖∂L/∂θ‖ ({norms}), "
+            "so it leaves these curves as they are: it only shortens the update "
+            "(see the Clipping tab)."
+        )
+    if settings.truncation is not None and settings.truncation < T:
+        paragraphs.append(
+            f"Dotted lines: truncation chunks of k = {settings.truncation} steps. No "
+            "gradient crosses them, so the line stops (0 cannot be drawn on a log axis)."
+        )
+    latex = [
+        r"\frac{\partial L}{\partial h_t}=\frac{\partial L}{\partial h_{T-1}}"
+        r"\prod_{\tau=t+1}^{T-1}\frac{\partial h_\tau}{\partial h_{\tau-1}}"
+    ]
+    if settings.single_unit:
+        latex.append(r"\frac{\partial h_\tau}{\partial h_{\tau-1}} = w\,f'(a_\tau)")
+        latex.append(
+            rf"w^{{{STEPS_BACK}}} = {settings.recurrent_weight:g}^{{{STEPS_BACK}}} = "
+            + latex_number(abs(settings.recurrent_weight) ** STEPS_BACK, 5)
+        )
+        if settings.activation == "linear":
+            paragraphs.append(
+                "A linear unit has f′ = 1, so each step multiplies the gradient by w "
+                "exactly: the line follows the dashed reference."
+            )
+    if matching_preset(settings) in TANH_NOTE_PRESETS:
+        paragraphs.append(_tanh_note(settings, runs))
+        paragraphs.append(
+            "(The notes count “65 times of repetition” for this figure, but 117 and "
+            "0.005 are 1.1⁵⁰ and 0.9⁵⁰: fifty factors. The notes' eq. 5–11 also leave "
+            "out f′(a); it is in the product above.)"
+        )
+    if scrub_wanted:
+        knob = "the recurrent weight w" if settings.single_unit else "the spectral radius ρ"
+        paragraphs.append(
+            f"Drag the slider under the chart to change {knob}: the lines redraw at once."
+        )
+    elif T >= 2:
+        paragraphs.append(
+            f"(The slider under the chart is off at this size: its {SCRUB_RUNS} runs per cell "
+            f"would take about {seconds:.0f} s. The sidebar's controls still work.)"
+        )
+    text_column(*paragraphs, latex=latex)
+
+
+def _tanh_note(settings: Settings, runs: Runs) -> str:
+    spec = runs.spec(settings.cells[0]).replace(activation="tanh")
+    run = cached.cell_run(spec)
+    note = "With tanh the gradient shrinks faster still, since tanh′ ≤ 1"
+    if run.trace is not None:
+        norms = _norms(run.trace, "h")
+        if settings.steps > STEPS_BACK and norms[-1] > 0:
+            ratio = norms[settings.steps - 1 - STEPS_BACK] / norms[-1]
+            note += f": on this input the same unit with tanh keeps {sci(ratio)} fifty steps back"
+    return note + "."
+
+
+def _heatmap(settings: Settings, runs: Runs) -> None:
+    kind = runs.focus
+    run = runs.get(kind)
+    if run.trace is None:
+        return
+    steps = sample_steps(settings.steps, 300)
+    grad = np.abs(run.trace.grad_hidden[steps, :MAX_UNITS_DRAWN]).T  # (units, steps)
+    left, right = st.columns(TEXT_BESIDE, gap="medium")
+    with left:
+        fig = charts.log_heatmap_figure(
+            grad,
+            steps,
+            title=f"{name(kind)}: |∂L/∂h<sub>t</sub>| unit by unit",
+            colour_title="|∂L/∂h|",
+            height=380 if settings.hidden_size > 8 else 300,
+        )
+        chart(fig, "gradient_heatmap")
+    with right:
+        shown = min(settings.hidden_size, MAX_UNITS_DRAWN)
+        text_column(
+            f"Each row is one hidden unit of the {name(kind)} (choose the cell in the "
+            f"sidebar); colour is the size of its gradient on a log scale. "
+            + (
+                f"The first {shown} of {settings.hidden_size} units are shown. "
+                if shown < settings.hidden_size
+                else ""
+            )
+            + "Vanishing shows as the colour fading to the left, for every unit at once."
+        )
