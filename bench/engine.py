@@ -1,0 +1,722 @@
+"""Time `engine.simulate` against PyTorch doing the same work on CPU.
+
+For each kind (rnn, gru, lstm), sequence length T and hidden size H, one
+sequence (no batch) of inputs `(T, D)` with D = 8 and targets `(T, O)` with
+O = 1 is run forward and back through time, loss "mse" scored "all":
+
+- the engine: `engine.simulate(model, inputs, targets)`;
+- PyTorch: the step loop with `nn.RNNCell` / `nn.GRUCell` / `nn.LSTMCell`
+  (tanh), every `h_t` retained (`h.retain_grad()`, so `h_t.grad` is the
+  engine's `grad_hidden`), a linear readout on the stacked states `(T, H)`,
+  `L = ½ Σ_t ‖p_t − target_t‖²` and `.backward()`, in float64.
+
+The torch modules get the engine model's parameters, and once per
+configuration the loss, hidden states and every gradient are compared
+(relative error ≤ 1e-9) before anything is timed. A GRU is built with
+`reset_after=True`, the form `nn.GRUCell` computes.
+
+`trace.state_jacobian_norm` is lazy, so `simulate` is timed without it; the
+first read of that field on a fresh trace is timed on its own and checked
+against `np.linalg.norm(J, 2)` of the exact one-step Jacobian that
+`torch.func.jacrev` gives for a few steps.
+
+Usage (from the repository root):
+
+    .venv/bin/python bench/engine.py [--quick] [--out bench/results/bench.md]
+
+Exit status 1 when the two sides disagree (then the timings compare
+different work), 0 otherwise; missed speed targets are reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import functools
+import gc
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from torch import nn
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("rnn", "gru", "lstm")
+INPUT_SIZE = 8
+OUTPUT_SIZE = 1
+SEED = 0
+FULL_LENGTHS = (100, 1000)
+FULL_HIDDEN_SIZES = (8, 64, 256)
+QUICK_LENGTHS = (100,)
+QUICK_HIDDEN_SIZES = (8, 64)
+EQUIVALENCE_TOLERANCE = 1e-9
+JACOBIAN_TOLERANCE = 1e-4  # the contract's accuracy for state_jacobian_norm
+JACOBIAN_TARGET_MS = 200.0  # lstm, T = 1000, H = 64
+EAGER_READ_MS = 0.05  # no lazy computation of T ≥ 100 norms is this fast
+MAX_REPEATS = 5
+RECURRENT_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+READOUT_PARAMS = {"weight_out": "weight", "bias_out": "bias"}
+TORCH_CELLS = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
+
+
+def import_engine() -> ModuleType:
+    """Import the project's `engine` package, not this file (`bench/engine.py`).
+
+    Run as `python bench/engine.py`, the script's folder heads `sys.path`, so
+    a plain `import engine` would find this very file.
+    """
+    bench_dir = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != bench_dir]
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    return importlib.import_module("engine")
+
+
+# --- Machine facts -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlasFacts:
+    """What numpy's bundled OpenBLAS says about itself, read through ctypes."""
+
+    threads: int
+    threads_source: str
+    corename: str
+    config: str
+
+
+def _openblas_library() -> ctypes.CDLL | None:
+    libs_dir = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    candidates = sorted(libs_dir.glob("lib*openblas*.so*"))
+    return ctypes.CDLL(str(candidates[0])) if candidates else None
+
+
+def _openblas_function(library: ctypes.CDLL, names: tuple[str, ...]):
+    for name in names:
+        function = getattr(library, name, None)
+        if function is not None:
+            return function
+    return None
+
+
+def numpy_blas_facts() -> BlasFacts:
+    """Thread count, core type and build string of numpy's OpenBLAS."""
+    library = _openblas_library()
+    get_threads = get_corename = get_config = None
+    if library is not None:
+        get_threads = _openblas_function(
+            library,
+            ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_"),
+        )
+        get_corename = _openblas_function(
+            library,
+            ("scipy_openblas_get_corename64_", "openblas_get_corename64_"),
+        )
+        get_config = _openblas_function(
+            library, ("scipy_openblas_get_config64_", "openblas_get_config64_")
+        )
+    if get_threads is not None:
+        get_threads.restype = ctypes.c_int
+        threads, source = int(get_threads()), "openblas_get_num_threads"
+    else:
+        threads, source = os.cpu_count() or 1, "os.cpu_count() (OpenBLAS not found)"
+    corename = config = "unknown"
+    if get_corename is not None:
+        get_corename.restype = ctypes.c_char_p
+        corename = get_corename().decode()
+    if get_config is not None:
+        get_config.restype = ctypes.c_char_p
+        config = get_config().decode().strip()
+    return BlasFacts(threads, source, corename, config)
+
+
+def numpy_blas_summary() -> str:
+    """`np.show_config` in one line: the BLAS and LAPACK numpy was built with."""
+    config = np.show_config(mode="dicts")
+    dependencies = config.get("Build Dependencies", {})
+    parts = []
+    for role in ("blas", "lapack"):
+        entry = dependencies.get(role, {})
+        parts.append(f"{role}: {entry.get('name', '?')} {entry.get('version', '?')}")
+    simd = config.get("SIMD Extensions", {})
+    parts.append(f"SIMD found: {', '.join(simd.get('found', [])) or 'none'}")
+    return "; ".join(parts)
+
+
+BUSY_LOAD = 0.5  # 1-min load average before the bench starts
+
+
+def load_average() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def busy_machine_warning() -> list[str]:
+    """A warning line when other processes already load the cores, else nothing."""
+    load = os.getloadavg()[0]
+    if load <= BUSY_LOAD:
+        return []
+    return [
+        f"WARNING: 1-min load average {load:.2f} > {BUSY_LOAD:g} before the bench: other "
+        "processes share the cores, so timings are unreliable (torch's threads can "
+        "stall for seconds); rerun on a quiet machine"
+    ]
+
+
+def machine_facts(blas: BlasFacts) -> list[str]:
+    return [
+        f"python {platform.python_version()}, {platform.machine()}, "
+        f"os.cpu_count() = {os.cpu_count()}",
+        f"numpy {np.__version__}: {numpy_blas_summary()}",
+        f"numpy's OpenBLAS: {blas.threads} threads (from {blas.threads_source}), "
+        f"core {blas.corename}; build: {blas.config}",
+        f"OPENBLAS_CORETYPE = {os.environ.get('OPENBLAS_CORETYPE')!r}",
+        f"load average at start (1, 5, 15 min): {load_average()}; other "
+        "processes on the same cores slow both sides, torch's threads most",
+        f"torch {torch.__version__}: {torch.get_num_threads()} intra-op threads "
+        f"(set to numpy's count), default dtype {torch.get_default_dtype()}",
+        *busy_machine_warning(),
+    ]
+
+
+# --- The same work on both sides ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration: the engine model, its torch twin and the data."""
+
+    kind: str
+    length: int
+    hidden_size: int
+    model: object
+    inputs: np.ndarray  # (T, D)
+    targets: np.ndarray  # (T, O)
+    cell: nn.Module
+    readout: nn.Linear
+    inputs_torch: torch.Tensor  # (T, D)
+    targets_torch: torch.Tensor  # (T, O)
+
+
+def make_problem(engine: ModuleType, kind: str, length: int, hidden_size: int):
+    """Build the engine model and copy its parameters into the torch modules."""
+    build_options = {"reset_after": True} if kind == "gru" else {}
+    model = engine.build(kind, INPUT_SIZE, hidden_size, OUTPUT_SIZE, seed=SEED, **build_options)
+    rng = np.random.default_rng(SEED + 1)
+    inputs = rng.standard_normal((length, INPUT_SIZE))
+    targets = rng.standard_normal((length, OUTPUT_SIZE))
+    cell_options = {"nonlinearity": "tanh"} if kind == "rnn" else {}
+    cell = TORCH_CELLS[kind](INPUT_SIZE, hidden_size, **cell_options)
+    readout = nn.Linear(hidden_size, OUTPUT_SIZE)
+    with torch.no_grad():
+        for name in RECURRENT_PARAMS:
+            getattr(cell, name).copy_(torch.from_numpy(model.params[name]))
+        for name, torch_name in READOUT_PARAMS.items():
+            getattr(readout, torch_name).copy_(torch.from_numpy(model.params[name]))
+    return Problem(
+        kind,
+        length,
+        hidden_size,
+        model,
+        inputs,
+        targets,
+        cell,
+        readout,
+        torch.from_numpy(inputs.copy()),
+        torch.from_numpy(targets.copy()),
+    )
+
+
+@dataclass
+class TorchRun:
+    loss: torch.Tensor
+    hidden: list[torch.Tensor]  # T tensors (H,), each retained
+    cell: list[torch.Tensor]  # LSTM only, retained when asked
+
+
+def run_engine(engine: ModuleType, problem: Problem):
+    return engine.simulate(problem.model, problem.inputs, problem.targets, loss="mse", scored="all")
+
+
+def run_torch(problem: Problem, retain_cell: bool = False) -> TorchRun:
+    """Forward through the step loop, ½ Σ squared error, `.backward()`."""
+    for parameter in (*problem.cell.parameters(), *problem.readout.parameters()):
+        parameter.grad = None
+    hidden_size = problem.hidden_size
+    h = torch.zeros(hidden_size)
+    c = torch.zeros(hidden_size)
+    hidden, cell = [], []
+    for x_t in problem.inputs_torch:
+        if problem.kind == "lstm":
+            h, c = problem.cell(x_t, (h, c))
+            if retain_cell:
+                c.retain_grad()
+                cell.append(c)
+        else:
+            h = problem.cell(x_t, h)
+        h.retain_grad()
+        hidden.append(h)
+    predictions = problem.readout(torch.stack(hidden))  # (T, O)
+    loss = 0.5 * (predictions - problem.targets_torch).square().sum()
+    loss.backward()
+    return TorchRun(loss, hidden, cell)
+
+
+def relative_error(actual, reference) -> float:
+    """‖actual − reference‖ / ‖reference‖ (the plain difference when zero)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if actual.shape != reference.shape:
+        return float("inf")
+    difference = float(np.linalg.norm(actual - reference))
+    scale = float(np.linalg.norm(reference))
+    return difference / scale if scale > 0 else difference
+
+
+def total_grad_cell(
+    problem: Problem, reference: TorchRun, hidden: np.ndarray, grad_hidden: np.ndarray
+) -> np.ndarray:
+    """Torch's ∂L/∂c_t through both `h_t` and `c_{t+1}`, `(T, H)`.
+
+    `nn.LSTMCell` returns `h_t` and `c_t` from one fused operation, so the
+    retained `c_t.grad` holds only the path through `c_{t+1}` (and is `None`
+    for the last step); the path through `h_t = o_t ⊙ tanh(c_t)` is added here,
+    with `o_t` recomputed from torch's own states and weights.
+    """
+    hidden_size = problem.hidden_size
+    cell = torch.stack(reference.cell).detach().numpy()
+    through_next_cell = np.stack(
+        [np.zeros(hidden_size) if c.grad is None else c.grad.numpy() for c in reference.cell]
+    )
+    previous_hidden = np.vstack([np.zeros((1, hidden_size)), hidden[:-1]])
+    rows = slice(3 * hidden_size, 4 * hidden_size)  # gate order i, f, g, o
+    weights = {
+        name: getattr(problem.cell, name).detach().numpy()[rows] for name in RECURRENT_PARAMS
+    }
+    output_gate_input = (
+        problem.inputs @ weights["weight_ih"].T
+        + weights["bias_ih"]
+        + previous_hidden @ weights["weight_hh"].T
+        + weights["bias_hh"]
+    )
+    output_gate = 1.0 / (1.0 + np.exp(-output_gate_input))
+    through_hidden = grad_hidden * output_gate * (1.0 - np.tanh(cell) ** 2)
+    return through_next_cell + through_hidden
+
+
+def equivalence_errors(trace, problem: Problem) -> dict[str, float]:
+    """Relative error of each compared quantity, engine against torch."""
+    reference = run_torch(problem, retain_cell=True)
+    stacked_h = torch.stack(reference.hidden).detach().numpy()
+    grad_h = np.stack([h.grad.numpy() for h in reference.hidden])
+    errors = {
+        "loss": relative_error(trace.loss, reference.loss.item()),
+        "hidden": relative_error(trace.hidden, stacked_h),
+        "grad_hidden": relative_error(trace.grad_hidden, grad_h),
+    }
+    if problem.kind == "lstm":
+        stacked_c = torch.stack(reference.cell).detach().numpy()
+        errors["cell"] = relative_error(trace.cell, stacked_c)
+        errors["grad_cell"] = relative_error(
+            trace.grad_cell, total_grad_cell(problem, reference, stacked_h, grad_h)
+        )
+    for name in RECURRENT_PARAMS:
+        torch_grad = getattr(problem.cell, name).grad.numpy()
+        errors[f"grads[{name}]"] = relative_error(trace.grads[name], torch_grad)
+    for name, torch_name in READOUT_PARAMS.items():
+        torch_grad = getattr(problem.readout, torch_name).grad.numpy()
+        errors[f"grads[{name}]"] = relative_error(trace.grads[name], torch_grad)
+    return errors
+
+
+def shout(message: str) -> None:
+    banner = "!" * 78
+    text = f"\n{banner}\n!!! {message}\n{banner}\n"
+    print(text, flush=True)
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- Timing ------------------------------------------------------------------
+
+
+def seconds(function: Callable[[], object]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def repeats_for(first_run_seconds: float) -> int:
+    """5 repeats, fewer when one run of both sides is slow (keeps < ~5 min)."""
+    if first_run_seconds < 1.0:
+        return MAX_REPEATS
+    if first_run_seconds < 4.0:
+        return 3
+    return 1
+
+
+@dataclass(frozen=True)
+class SimulateTiming:
+    kind: str
+    length: int
+    hidden_size: int
+    engine_ms: float
+    torch_ms: float
+    repeats: int
+    worst_error: float
+    worst_quantity: str
+
+    @property
+    def speed_up(self) -> float:
+        return self.torch_ms / self.engine_ms
+
+    @property
+    def agrees(self) -> bool:
+        return self.worst_error <= EQUIVALENCE_TOLERANCE
+
+
+def time_simulate(engine: ModuleType, problem: Problem) -> SimulateTiming:
+    """Check once (this also warms up), then alternate the two sides."""
+    engine_first = seconds(lambda: run_engine(engine, problem))
+    torch_first = seconds(lambda: run_torch(problem))
+    errors = equivalence_errors(run_engine(engine, problem), problem)
+    worst_quantity = max(errors, key=lambda name: errors[name])
+    worst_error = errors[worst_quantity]
+    if not worst_error <= EQUIVALENCE_TOLERANCE:
+        details = ", ".join(f"{name} {error:.1e}" for name, error in errors.items())
+        shout(
+            f"EQUIVALENCE CHECK FAILED: {problem.kind} T={problem.length} "
+            f"H={problem.hidden_size}: engine and torch differ (relative error "
+            f"> {EQUIVALENCE_TOLERANCE:g}): {details}"
+        )
+    repeats = repeats_for(engine_first + torch_first)
+    engine_runs, torch_runs = [], []
+    for _ in range(repeats):
+        engine_runs.append(seconds(lambda: run_engine(engine, problem)))
+        torch_runs.append(seconds(lambda: run_torch(problem)))
+    return SimulateTiming(
+        problem.kind,
+        problem.length,
+        problem.hidden_size,
+        1e3 * statistics.median(engine_runs),
+        1e3 * statistics.median(torch_runs),
+        repeats,
+        worst_error,
+        worst_quantity,
+    )
+
+
+# --- state_jacobian_norm -----------------------------------------------------
+
+
+def exact_state_jacobian_norm(problem: Problem, trace, step: int) -> float:
+    """‖∂s_t/∂s_{t-1}‖₂ from torch's exact Jacobian of one cell step.
+
+    The previous state is the engine's (zeros at t = 0); s = h, or (h, c)
+    stacked for an LSTM, so J is (H, H) or (2H, 2H).
+    """
+    hidden_size = problem.hidden_size
+    x_t = problem.inputs_torch[step]
+
+    def previous(states) -> torch.Tensor:
+        if step == 0:
+            return torch.zeros(hidden_size)
+        return torch.from_numpy(np.ascontiguousarray(states[step - 1]))
+
+    if problem.kind == "lstm":
+
+        def one_step(state: torch.Tensor) -> torch.Tensor:
+            h, c = problem.cell(x_t, (state[:hidden_size], state[hidden_size:]))
+            return torch.cat([h, c])
+
+        state = torch.cat([previous(trace.hidden), previous(trace.cell)])
+    else:
+
+        def one_step(state: torch.Tensor) -> torch.Tensor:
+            return problem.cell(x_t, state)
+
+        state = previous(trace.hidden)
+    jacobian = torch.func.jacrev(one_step)(state).detach().numpy()
+    return float(np.linalg.norm(jacobian, ord=2))
+
+
+@dataclass(frozen=True)
+class JacobianTiming:
+    kind: str
+    length: int
+    hidden_size: int
+    state_size: int
+    first_read_ms: float
+    second_read_ms: float
+    simulate_ms: float
+    repeats: int
+    worst_error: float
+    checked_steps: tuple[int, ...]
+
+    @property
+    def accurate(self) -> bool:
+        return self.worst_error <= JACOBIAN_TOLERANCE
+
+
+def time_jacobian(engine: ModuleType, problem: Problem) -> JacobianTiming:
+    """ms of the first read of `state_jacobian_norm` on a fresh trace."""
+    first_reads, second_reads, simulate_runs = [], [], []
+    repeats = MAX_REPEATS
+    trace = None
+    while len(first_reads) < repeats:
+        start = time.perf_counter()
+        trace = run_engine(engine, problem)
+        simulate_runs.append(time.perf_counter() - start)
+        read_norms = functools.partial(getattr, trace, "state_jacobian_norm")
+        first_reads.append(seconds(read_norms))
+        second_reads.append(seconds(read_norms))
+        repeats = min(repeats, 3 if first_reads[0] < 5.0 else 1)
+    norms = np.asarray(trace.state_jacobian_norm)
+    last = problem.length - 1
+    steps = tuple(sorted({0, 1, problem.length // 2, last}))
+    errors = [
+        relative_error(norms[step], exact_state_jacobian_norm(problem, trace, step))
+        if norms.shape == (problem.length,)
+        else float("inf")
+        for step in steps
+    ]
+    state_size = problem.hidden_size * (2 if problem.kind == "lstm" else 1)
+    return JacobianTiming(
+        problem.kind,
+        problem.length,
+        problem.hidden_size,
+        state_size,
+        1e3 * statistics.median(first_reads),
+        1e3 * statistics.median(second_reads),
+        1e3 * statistics.median(simulate_runs),
+        len(first_reads),
+        max(errors),
+        steps,
+    )
+
+
+# --- Report ------------------------------------------------------------------
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    numeric = [
+        all(row[i].lstrip("−-").replace(".", "", 1).isdigit() for row in rows)
+        for i in range(len(header))
+    ]
+    align = ["---:" if is_number else "---" for is_number in numeric]
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def simulate_table(timings: list[SimulateTiming]) -> str:
+    rows = [
+        [
+            t.kind,
+            str(t.length),
+            str(t.hidden_size),
+            f"{t.engine_ms:.2f}",
+            f"{t.torch_ms:.2f}",
+            f"{t.speed_up:.2f}" + ("" if t.agrees else " (MISMATCH)"),
+        ]
+        for t in timings
+    ]
+    header = ["kind", "T", "H", "engine ms", "torch ms", "speed-up (torch/engine)"]
+    return markdown_table(header, rows)
+
+
+def simulate_target(hidden_size: int) -> float:
+    """Issue target for the speed-up: ≥ 2× for H ≤ 64, no slower above."""
+    return 2.0 if hidden_size <= 64 else 1.0
+
+
+def targets_table(timings: list[SimulateTiming], jacobians: list[JacobianTiming]) -> str:
+    rows = []
+    for t in timings:
+        target = simulate_target(t.hidden_size)
+        met = t.speed_up >= target and t.agrees
+        rows.append(
+            [
+                f"simulate {t.kind} T={t.length} H={t.hidden_size}",
+                f"torch/engine = {t.speed_up:.2f}×",
+                f"≥ {target:g}×",
+                "met" if met else "**MISSED**",
+            ]
+        )
+    for j in jacobians:
+        if (j.kind, j.length, j.hidden_size) == ("lstm", 1000, 64):
+            met = j.first_read_ms < JACOBIAN_TARGET_MS and j.accurate
+            rows.append(
+                [
+                    "state_jacobian_norm lstm T=1000 H=64, first read",
+                    f"{j.first_read_ms:.1f} ms",
+                    f"< {JACOBIAN_TARGET_MS:g} ms",
+                    "met" if met else "**MISSED**",
+                ]
+            )
+    return markdown_table(["target", "measured", "target", "status"], rows)
+
+
+def jacobian_table(jacobians: list[JacobianTiming]) -> str:
+    rows = [
+        [
+            j.kind,
+            str(j.length),
+            str(j.hidden_size),
+            str(j.state_size),
+            f"{j.simulate_ms:.1f}",
+            f"{j.first_read_ms:.1f}",
+            f"{j.second_read_ms:.3f}",
+            str(j.repeats),
+            f"{j.worst_error:.1e}" + ("" if j.accurate else " (INACCURATE)"),
+        ]
+        for j in jacobians
+    ]
+    header = [
+        "kind",
+        "T",
+        "H",
+        "state size S",
+        "simulate ms",
+        "first read ms",
+        "second read ms",
+        "repeats",
+        "max rel. error vs exact ‖J‖₂",
+    ]
+    return markdown_table(header, rows)
+
+
+def jacobian_configs(quick: bool) -> list[tuple[str, int, int]]:
+    if quick:
+        return [(kind, 100, 64) for kind in KINDS] + [("lstm", 100, 8)]
+    return [
+        ("lstm", 1000, 64),
+        ("rnn", 1000, 64),
+        ("gru", 1000, 64),
+        ("lstm", 1000, 8),
+        ("lstm", 1000, 256),
+    ]
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: T = 100, H in {8, 64}")
+    parser.add_argument("--out", type=Path, help="also write the Markdown report to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    engine = import_engine()
+    torch.set_default_dtype(torch.float64)
+    blas = numpy_blas_facts()
+    torch.set_num_threads(blas.threads)
+    facts = machine_facts(blas)
+    for fact in facts:
+        print(fact, flush=True)
+    print(flush=True)
+
+    lengths = QUICK_LENGTHS if arguments.quick else FULL_LENGTHS
+    hidden_sizes = QUICK_HIDDEN_SIZES if arguments.quick else FULL_HIDDEN_SIZES
+    started = time.perf_counter()
+    timings = []
+    for kind in KINDS:
+        for length in lengths:
+            for hidden_size in hidden_sizes:
+                problem = make_problem(engine, kind, length, hidden_size)
+                timing = time_simulate(engine, problem)
+                timings.append(timing)
+                print(
+                    f"{kind:4} T={length:<4} H={hidden_size:<3} "
+                    f"engine {timing.engine_ms:9.2f} ms  torch "
+                    f"{timing.torch_ms:9.2f} ms  x{timing.speed_up:5.2f}  "
+                    f"(n={timing.repeats}, worst rel. error "
+                    f"{timing.worst_error:.1e} in {timing.worst_quantity})",
+                    flush=True,
+                )
+    jacobians = []
+    for kind, length, hidden_size in jacobian_configs(arguments.quick):
+        problem = make_problem(engine, kind, length, hidden_size)
+        jacobian = time_jacobian(engine, problem)
+        jacobians.append(jacobian)
+        print(
+            f"state_jacobian_norm {kind:4} T={length:<4} H={hidden_size:<3} first "
+            f"read {jacobian.first_read_ms:9.1f} ms, second "
+            f"{jacobian.second_read_ms:.3f} ms, worst rel. error "
+            f"{jacobian.worst_error:.1e} at steps {jacobian.checked_steps}",
+            flush=True,
+        )
+        if jacobian.first_read_ms < EAGER_READ_MS:
+            shout(
+                f"state_jacobian_norm LOOKS EAGER: {kind} T={length} H={hidden_size}: "
+                f"the first read took {jacobian.first_read_ms:.4f} ms, so simulate "
+                "probably computed it (and its timing includes it)"
+            )
+        if not jacobian.accurate:
+            shout(
+                f"state_jacobian_norm INACCURATE: {kind} T={length} H={hidden_size}: "
+                f"relative error {jacobian.worst_error:.1e} > {JACOBIAN_TOLERANCE:g}"
+            )
+    elapsed = time.perf_counter() - started
+
+    mismatches = [t for t in timings if not t.agrees]
+    check_line = (
+        "Equivalence check (loss, hidden, grad_hidden, LSTM cell and grad_cell, "
+        f"every gradient; relative ≤ {EQUIVALENCE_TOLERANCE:g}): "
+        + (
+            "passed for every configuration."
+            if not mismatches
+            else "**FAILED** for "
+            + ", ".join(f"{t.kind} T={t.length} H={t.hidden_size}" for t in mismatches)
+            + "; those timings compare different work."
+        )
+    )
+    repeats = sorted({t.repeats for t in timings}, reverse=True)
+    report = "\n".join(
+        [
+            "# engine.simulate against PyTorch (CPU, float64)",
+            "",
+            *[f"- {fact}" for fact in facts],
+            "",
+            '## simulate: forward + BPTT, one sequence, D = 8, O = 1, mse scored "all"',
+            "",
+            simulate_table(timings),
+            "",
+            f"Median of {'/'.join(map(str, repeats))} runs (fewer for slow cases). " + check_line,
+            "",
+            "## Targets",
+            "",
+            targets_table(timings, jacobians),
+            "",
+            "## state_jacobian_norm: first read on a fresh trace",
+            "",
+            jacobian_table(jacobians),
+            "",
+            f"Exact ‖J‖₂ from `torch.func.jacrev` of one cell step; "
+            f"target < {JACOBIAN_TARGET_MS:g} ms for lstm T=1000 H=64. "
+            "A second read near 0 ms means the value is cached; a first read near "
+            "0 ms would mean `simulate` computed it eagerly.",
+            "",
+            f"Total bench time: {elapsed:.0f} s; load average at the end: {load_average()}.",
+            "",
+        ]
+    )
+    print()
+    print(report)
+    if arguments.out is not None:
+        arguments.out.parent.mkdir(parents=True, exist_ok=True)
+        arguments.out.write_text(report, encoding="utf-8")
+        print(f"Wrote {arguments.out}")
+    inaccurate = [j for j in jacobians if not j.accurate]
+    return 1 if mismatches or inaccurate else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
