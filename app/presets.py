@@ -124,8 +124,9 @@ TANH_NOTE_PRESETS = ("Vanishing (w = 0.9)", "Exploding (w = 1.1)")
 
 
 def matching_preset(settings: Settings) -> str | None:
-    """The name of the preset whose settings equal ``settings``, if any."""
+    """The name of the preset whose settings equal ``settings`` (display aside), if any."""
+    content = settings.content
     for name, preset in PRESETS.items():
-        if preset.settings == settings:
+        if preset.settings == content:
             return name
     return None

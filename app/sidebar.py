@@ -22,6 +22,7 @@ from app.presets import PRESETS, matching_preset
 from app.state import (
     CELL_KINDS,
     CELL_NAMES,
+    DISPLAY_FIELDS,
     FIELD_BY_KEY,
     FIELD_BY_NAME,
     MAX_GRID_SIZE,
@@ -144,7 +145,9 @@ def sync_link(settings: Settings) -> None:
 def _apply_preset() -> None:
     name = st.session_state.get(PRESET_KEY)
     if name in PRESETS:
-        settings = PRESETS[name].settings
+        previous = st.session_state[SETTINGS_KEY]
+        display = {n: getattr(previous, n) for n in DISPLAY_FIELDS}
+        settings = PRESETS[name].settings.replace(**display)
         st.session_state[SETTINGS_KEY] = settings
         load_widgets(settings, only_missing=False)
 

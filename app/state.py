@@ -30,6 +30,7 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 SIGNALS = ("noise", "impulse", "sine", "constant", "impulse_zeros")
 SETUPS = ("many_to_one", "many_to_many", "one_to_one")
 LOSSES = ("mse", "bce", "cross_entropy")
+THEMES = ("light", "dark")
 
 MAX_GRID_SIZE = 4  # the recurrent matrix is editable cell by cell up to this H
 
@@ -122,7 +123,11 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("forget_bias", "fb", "float", 3.0, "LSTM forget-gate bias", low=-5.0, high=10.0),
     Field("seed", "seed", "int", 0, "Random seed", low=0, high=2**31 - 1),
+    Field("projector", "proj", "bool", False, "Projector mode"),
+    Field("theme", "theme", "choice", "light", "Theme", THEMES),
 )
+# How the charts look, not what they show: presets leave these as they are.
+DISPLAY_FIELDS = ("projector", "theme")
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -163,6 +168,8 @@ class Settings:
     clip: float | None = _default("clip")
     forget_bias: float = _default("forget_bias")
     seed: int = _default("seed")
+    projector: bool = _default("projector")
+    theme: str = _default("theme")
 
     def __post_init__(self) -> None:
         for f in FIELDS:
@@ -190,6 +197,11 @@ class Settings:
         if m is None or len(m) != self.hidden_size or self.hidden_size > MAX_GRID_SIZE:
             return None
         return m
+
+    @property
+    def content(self) -> Settings:
+        """These settings with the display fields at their defaults: what is shown."""
+        return dataclasses.replace(self, **{n: _default(n) for n in DISPLAY_FIELDS})
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes``, each checked (ValueError names the field)."""
