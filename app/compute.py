@@ -6,8 +6,8 @@ settings one cell's run depends on, so changing the list of cells shown
 recomputes nothing, and changing the GRU's reset position leaves the LSTM's
 run in the cache.
 
-Sizes: T steps, H hidden units, D = 1 input, O outputs (2 for cross-entropy,
-else 1), G gate blocks.
+Sizes: T steps, H hidden units, D inputs (1, or the uploaded weights'),
+O outputs (2 for cross-entropy, else 1), G gate blocks.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import engine
+from app import upload
 from app.state import Settings
 
 # The app's cell kinds → (engine kind, forget_gate).
@@ -48,7 +49,11 @@ IMPULSE_BACKGROUND = 0.1  # standard deviation of the faint noise under the spik
 @dataclass(frozen=True)
 class CellSpec:
     """Everything one cell's run depends on; fields that cannot matter for
-    this kind are set to their defaults so that equal runs share a cache entry."""
+    this kind are set to their defaults so that equal runs share a cache entry.
+
+    ``weights``: the digest of uploaded weights this cell starts from (None:
+    drawn from the seed); ``input_size`` D is then the upload's, else 1.
+    """
 
     kind: str
     hidden_size: int
@@ -73,6 +78,8 @@ class CellSpec:
     truncation: int | None
     clip: float | None
     seed: int
+    weights: str | None = None
+    input_size: int = 1
 
     @property
     def scored(self) -> str:
@@ -84,25 +91,41 @@ class CellSpec:
 
     @property
     def single_unit(self) -> bool:
-        return self.hidden_size == 1
+        """The notes' single unit, its weights set by hand (never uploaded weights)."""
+        return self.hidden_size == 1 and self.weights is None
 
     def replace(self, **changes) -> CellSpec:
         return dataclasses.replace(self, **changes)
 
 
+def uploaded_for(settings: Settings, kind: str) -> upload.UploadedWeights | None:
+    """The uploaded weights cell ``kind`` starts from, if any (held, and of its kind)."""
+    weights = upload.recall(settings.weights)
+    return weights if weights is not None and weights.kind == kind else None
+
+
 def cell_spec(settings: Settings, kind: str) -> CellSpec:
-    """The part of ``settings`` that cell ``kind``'s run depends on."""
-    single = settings.single_unit
+    """The part of ``settings`` that cell ``kind``'s run depends on.
+
+    A cell of the uploaded weights' kind takes their H and D (and, for a GRU,
+    PyTorch's reset-after form); the initialisation, the single-unit weights
+    and the forget-gate bias do not apply to it.
+    """
+    uploaded = uploaded_for(settings, kind)
+    H = settings.hidden_size if uploaded is None else uploaded.hidden_size
+    single = H == 1 and uploaded is None
     gated = kind not in ("rnn", "jordan")
     by_hand = single and gated and settings.gates_by_hand
     matrix = None if single or kind == "jordan" else settings.matrix_for_size
+    if matrix is not None and len(matrix) != H:
+        matrix = None
     return CellSpec(
         kind=kind,
-        hidden_size=settings.hidden_size,
+        hidden_size=H,
         activation=settings.activation,
         bidirectional=settings.bidirectional and kind != "jordan",
-        reset_after=settings.reset_after and kind == "gru",
-        init=settings.init,
+        reset_after=kind == "gru" and (settings.reset_after or uploaded is not None),
+        init=settings.init if uploaded is None else "uniform",
         spectral_radius=None if single or matrix is not None else settings.spectral_radius,
         recurrent_matrix=matrix,
         input_weight=settings.input_weight if single else 1.0,
@@ -112,7 +135,7 @@ def cell_spec(settings: Settings, kind: str) -> CellSpec:
         gate_input_weight=settings.gate_input_weight if by_hand else 0.0,
         gate_recurrent_weight=settings.gate_recurrent_weight if by_hand else 0.0,
         gate_bias=settings.gate_bias if by_hand else 0.0,
-        forget_bias=settings.forget_bias if kind == "lstm" else 0.0,
+        forget_bias=settings.forget_bias if kind == "lstm" and uploaded is None else 0.0,
         steps=settings.steps,
         signal=settings.signal,
         setup=settings.setup,
@@ -120,6 +143,8 @@ def cell_spec(settings: Settings, kind: str) -> CellSpec:
         truncation=settings.truncation,
         clip=settings.clip,
         seed=settings.seed,
+        weights=None if uploaded is None else uploaded.digest,
+        input_size=1 if uploaded is None else uploaded.input_size,
     )
 
 
@@ -127,20 +152,26 @@ def cell_spec(settings: Settings, kind: str) -> CellSpec:
 
 
 def make_inputs(spec: CellSpec, batch: int | None = None) -> np.ndarray:
-    """The input signal: (T, 1), or (T, B, 1) for a batch of B noise draws.
+    """The input signal: (T, D), or (T, B, D) for a batch of B noise draws.
 
-    noise: N(0, 1) each step; impulse: 1 at the first step over faint noise;
-    sine: period 20 steps; constant: 1; impulse_zeros: 1 then exact zeros
-    (one-to-many).
+    noise: N(0, 1) each step and input; impulse: 1 at the first step over
+    faint noise; sine: period 20 steps; constant: 1; impulse_zeros: 1 then
+    exact zeros (one-to-many). D = ``spec.input_size`` (1 unless uploaded);
+    input 0 is the same for every D, so an uploaded cell with several inputs
+    reads the other cells' signal on its first input.
     """
-    T = spec.steps
-    shape = (T, 1) if batch is None else (T, batch, 1)
+    T, D = spec.steps, spec.input_size
+    shape = (T, D) if batch is None else (T, batch, D)
     rng = np.random.default_rng([spec.seed, 1])  # apart from the weights' stream
     t = np.arange(T, dtype=np.float64).reshape((T,) + (1,) * (len(shape) - 1))
+
+    def noise() -> np.ndarray:  # input by input: input 0 takes the first draws
+        return np.moveaxis(rng.standard_normal((D, *shape[:-1])), 0, -1)
+
     if spec.signal == "noise":
-        return rng.standard_normal(shape)
+        return noise()
     if spec.signal == "impulse":
-        x = IMPULSE_BACKGROUND * rng.standard_normal(shape)
+        x = IMPULSE_BACKGROUND * noise()
         x[0] = 1.0
         return x
     if spec.signal == "sine":
@@ -235,14 +266,18 @@ def build_model(spec: CellSpec):
     """The engine model for ``spec``, its weights set as the settings say.
 
     Order: PyTorch's uniform draw (engine.build); then per direction the
-    recurrent blocks by ``init``; W_hh typed in by hand, or every gate block
-    rescaled to ``spectral_radius``; the single-unit weights when H = 1; the
-    LSTM's forget-gate bias (bias_ih = b_f, bias_hh = 0).
+    recurrent blocks by ``init``, or the uploaded arrays; W_hh typed in by
+    hand, or every gate block rescaled to ``spectral_radius``; the single-unit
+    weights when H = 1; the LSTM's forget-gate bias (bias_ih = b_f,
+    bias_hh = 0), unless uploaded. The readout is always drawn from the seed.
+
+    ValueError when the uploaded weights are no longer held or do not fit.
     """
     engine_kind, forget_gate = ENGINE_KIND[spec.kind]
+    uploaded = _uploaded(spec)
     model = engine.build(
         engine_kind,
-        1,
+        spec.input_size,
         spec.hidden_size,
         spec.output_size,
         activation=spec.activation,
@@ -258,19 +293,24 @@ def build_model(spec: CellSpec):
     params = model.params
     for suffix in model.directions:
         w_hh = params["weight_hh" + suffix]
+        from_file = uploaded is not None and "weight_hh" + suffix in uploaded.arrays
+        if from_file:
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                params[name + suffix][...] = uploaded.arrays[name + suffix]
         if spec.kind == "jordan":
             _set_jordan_loop(spec, params, suffix, rng)
         else:
             for g in range(len(blocks)):
                 rows = slice(g * H, (g + 1) * H)
-                w_hh[rows] = _initial_block(spec.init, H, rng, w_hh[rows])
+                if not from_file:
+                    w_hh[rows] = _initial_block(spec.init, H, rng, w_hh[rows])
                 if spec.recurrent_matrix is not None and g == main:
                     w_hh[rows] = np.array(spec.recurrent_matrix)
                 elif spec.spectral_radius is not None and not spec.single_unit:
                     w_hh[rows] *= _rescale_factor(spec, suffix, g)
         if spec.single_unit:
             _set_single_unit(spec, params, suffix, blocks)
-        if spec.kind == "lstm":
+        if spec.kind == "lstm" and not from_file:
             forget = slice(H, 2 * H)
             params["bias_ih" + suffix][forget] = spec.forget_bias
             params["bias_hh" + suffix][forget] = 0.0
@@ -280,6 +320,28 @@ def build_model(spec: CellSpec):
         params["weight_out"][:] = np.array([1.0, -1.0][:O]).reshape(O, 1)
         params["bias_out"][:] = 0.0
     return model
+
+
+def _uploaded(spec: CellSpec) -> upload.UploadedWeights | None:
+    if spec.weights is None:
+        return None
+    weights = upload.recall(spec.weights)
+    if weights is None:
+        raise ValueError(
+            f"the uploaded weights {spec.weights} are not on this server; upload the file again"
+        )
+    fits = (weights.kind, weights.hidden_size, weights.input_size) == (
+        spec.kind,
+        spec.hidden_size,
+        spec.input_size,
+    )
+    if not fits:
+        raise ValueError(
+            f"the uploaded weights are a {weights.kind} with H = {weights.hidden_size}, "
+            f"D = {weights.input_size}; this cell is a {spec.kind} with H = "
+            f"{spec.hidden_size}, D = {spec.input_size}"
+        )
+    return weights
 
 
 def _set_jordan_loop(spec, params, suffix, rng):

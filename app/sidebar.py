@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import cached
+from app import cached, upload
 from app.compute import GATE_BLOCKS, cell_spec, spectral_radius
 from app.presets import PRESETS, matching_preset
 from app.state import (
@@ -26,6 +27,7 @@ from app.state import (
     FIELD_BY_KEY,
     FIELD_BY_NAME,
     MAX_GRID_SIZE,
+    THEMES,
     Settings,
     check_value,
 )
@@ -34,6 +36,11 @@ SETTINGS_KEY = "_settings"
 NOTICE_KEY = "_notices"
 PRESET_KEY = "preset"
 MATRIX_EDITOR_PREFIX = "recurrent_matrix_editor_"
+UPLOADER_PREFIX = "weights_file_"  # + a counter: a new key empties the uploader
+UPLOADER_COUNT_KEY = "_weights_file_count"
+UPLOAD_ERROR_KEY = "_weights_error"
+NOT_HELD = "the uploaded weights are not on this server; upload the file again"
+THEME_NAMES = {"light": "Light", "dark": "Dark"}
 
 INIT_NAMES = {
     "uniform": "PyTorch's uniform (±1/√H)",
@@ -69,7 +76,9 @@ FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0}
 def widget_values(settings: Settings) -> dict[str, Any]:
     """Every sidebar widget's key → the value it shows for ``settings``."""
     values: dict[str, Any] = {
-        f.name: getattr(settings, f.name) for f in FIELD_BY_NAME.values() if f.kind != "matrix"
+        f.name: getattr(settings, f.name)
+        for f in FIELD_BY_NAME.values()
+        if f.kind not in ("matrix", "digest")
     }
     values["cells"] = list(settings.cells)
     for name in ("truncation", "clip"):
@@ -92,13 +101,28 @@ def start_session() -> Settings:
     state = st.session_state
     if SETTINGS_KEY not in state:
         settings, ignored = Settings.from_query(st.query_params.to_dict())
+        settings = fit_upload(settings)
         state[SETTINGS_KEY] = settings
         if ignored:
             _notice(link_notice(ignored, st.query_params.to_dict()))
         load_widgets(settings, only_missing=False)
     else:
-        load_widgets(state[SETTINGS_KEY], only_missing=True)
+        settings = state[SETTINGS_KEY]
+        if settings.weights is not None and upload.recall(settings.weights) is None:
+            # the process let them go (it keeps the last few uploads)
+            settings = settings.replace(weights=None)
+            state[SETTINGS_KEY] = settings
+            _notice(f"Back to weights drawn from the seed: {NOT_HELD}.")
+        load_widgets(settings, only_missing=True)
     return state[SETTINGS_KEY]
+
+
+def fit_upload(settings: Settings) -> Settings:
+    """``settings`` with H set by the uploaded weights, when there are some."""
+    weights = upload.recall(settings.weights)
+    if weights is None or settings.hidden_size == weights.hidden_size:
+        return settings
+    return settings.replace(hidden_size=weights.hidden_size)
 
 
 def link_notice(ignored: list[str], params: dict) -> str:
@@ -108,6 +132,8 @@ def link_notice(ignored: list[str], params: dict) -> str:
         raw = params.get(key, "")
         if field is None:
             parts.append(f"“{key}” (not a setting)")
+        elif field.kind == "digest":
+            parts.append(f"“{key}={raw}” ({NOT_HELD}; weights drawn from the seed instead)")
         else:
             parts.append(f"“{key}={raw}” ({field.label}, kept at {_shown(field.default)})")
     return (
@@ -139,6 +165,16 @@ def sync_link(settings: Settings) -> None:
         st.query_params.from_dict(query)
 
 
+def share_url(settings: Settings) -> str:
+    """The page's full address with ``settings``' link (the page address is
+    unknown outside a browser: then the query alone, from "?")."""
+    base = st.context.url or ""
+    if base and not urlsplit(base).path:  # http://host:port → http://host:port/
+        base += "/"
+    query = urlencode(settings.to_query(), safe=",;")
+    return f"{base}?{query}" if query else (base or "?")
+
+
 # ---- callbacks (run before the script, so they may set any widget's state) ---------
 
 
@@ -150,6 +186,109 @@ def _apply_preset() -> None:
         settings = PRESETS[name].settings.replace(**display)
         st.session_state[SETTINGS_KEY] = settings
         load_widgets(settings, only_missing=False)
+        if previous.weights is not None:
+            _clear_uploader()
+            _notice(
+                "The preset draws its weights from the seed: the uploaded weights are "
+                "no longer used (upload the file again to use them)."
+            )
+
+
+# ---- uploaded weights ---------------------------------------------------------------
+
+
+def _uploader_key() -> str:
+    return UPLOADER_PREFIX + str(st.session_state.get(UPLOADER_COUNT_KEY, 0))
+
+
+def _clear_uploader() -> None:
+    state = st.session_state
+    state[UPLOADER_COUNT_KEY] = state.get(UPLOADER_COUNT_KEY, 0) + 1
+    state.pop(UPLOAD_ERROR_KEY, None)
+
+
+def _weights_uploaded(key: str) -> None:
+    """Read the file just given; on success the settings follow the upload (its
+    kind shown and in focus, its H and direction(s)); on refusal nothing changes."""
+    state = st.session_state
+    file = state.get(key)
+    state.pop(UPLOAD_ERROR_KEY, None)
+    if file is None:  # the file was removed from the uploader
+        _forget_weights()
+        return
+    try:
+        if file.size > upload.MAX_BYTES:  # refused before reading it
+            raise ValueError(
+                f"the file is {file.size / 2**20:.1f} MB; the limit is "
+                f"{upload.MAX_BYTES // 2**20} MB"
+            )
+        weights = upload.read_weights(file.getvalue())
+    except ValueError as error:
+        state[UPLOAD_ERROR_KEY] = f"“{file.name}” was not used: {error}. Nothing else changed."
+        return
+    upload.remember(weights)
+    previous = state[SETTINGS_KEY]
+    settings = previous.replace(
+        weights=weights.digest,
+        cells=(*previous.cells, weights.kind),
+        focus=weights.kind,
+        hidden_size=weights.hidden_size,
+        bidirectional=weights.bidirectional,
+        reset_after=True if weights.kind == "gru" else previous.reset_after,
+        spectral_radius=None,
+        recurrent_matrix=None,
+    )
+    state[SETTINGS_KEY] = settings
+    load_widgets(settings, only_missing=False)
+
+
+def _forget_weights() -> None:
+    state = st.session_state
+    settings = state[SETTINGS_KEY]
+    if settings.weights is not None:
+        state[SETTINGS_KEY] = settings.replace(weights=None)
+    _clear_uploader()
+
+
+def _weights_controls(bar, previous: Settings) -> None:
+    state = st.session_state
+    weights = upload.recall(previous.weights)
+    error = state.get(UPLOAD_ERROR_KEY)
+    with bar.expander("Bring your own weights", expanded=bool(error) or weights is not None):
+        st.file_uploader(
+            "A PyTorch RNN, GRU or LSTM layer (.npz)",
+            type=["npz"],
+            key=_uploader_key(),
+            on_change=_weights_uploaded,
+            args=(_uploader_key(),),
+            help="One layer's state_dict saved with numpy.savez, each name without "
+            "“_l0”: weight_ih (G·H, D), weight_hh (G·H, H), bias_ih, bias_hh, and the "
+            "same with _reverse if bidirectional. At most 5 MB; plain float arrays "
+            "only. The README shows the three lines that write it.",
+        )
+        if error:
+            st.error(error)
+        if weights is None:
+            st.caption(
+                "The cell of the file's kind then runs your weights; the readout and "
+                "the input signal are still drawn from the seed."
+            )
+            return
+        st.caption(
+            f"Using the uploaded {weights.describe()} H is the file's (the H slider "
+            "follows it). The readout and the inputs are drawn from the seed; the "
+            "initialisation, forget-gate bias and single-unit weights apply to the "
+            "other cells only; the spectral-radius slider and a typed W_hh still act "
+            "on its W_hh."
+            + (" It runs as PyTorch's GRU: reset gate after W_hn." if weights.kind == "gru" else "")
+            + ("" if weights.kind in previous.cells else " Its kind is not among the cells shown.")
+        )
+        st.button(
+            "Forget uploaded weights",
+            key="weights_forget",
+            on_click=_forget_weights,
+            help="Go back to weights drawn from the seed (H stays as it is).",
+        )
 
 
 def _check_cells() -> None:
@@ -211,6 +350,25 @@ def render() -> Settings:
     bar = st.sidebar
 
     bar.title("Gradient Flow Lab")
+    with bar.container(horizontal=True, vertical_alignment="center", key="display"):
+        chosen["projector"] = st.toggle(
+            "Projector mode",
+            key="projector",
+            help="Larger fonts, thicker lines and stronger contrast in every chart, "
+            "for the back row of a lecture hall.",
+        )
+        chosen["theme"] = (
+            st.segmented_control(
+                "Chart theme",
+                list(THEMES),
+                format_func=THEME_NAMES.get,
+                key="theme",
+                required=True,
+                label_visibility="collapsed",
+                help="Light (the default) or dark chart backgrounds.",
+            )
+            or previous.theme
+        )
     bar.pills(
         "Presets — one click sets every control",
         list(PRESETS),
@@ -267,14 +425,21 @@ def render() -> Settings:
         )
 
     bar.header("Size and weights")
+    uploaded = upload.recall(previous.weights)
     chosen["hidden_size"] = bar.slider(
         "Hidden size H (units)",
         1,
         256,
         key="hidden_size",
+        disabled=uploaded is not None,
         help="The number of hidden units. At 1 the cell is the notes' single unit, "
         "with its weights set by hand below.",
     )
+    if uploaded is not None:
+        bar.caption(
+            f"H = {uploaded.hidden_size} comes from the uploaded weights "
+            "(forget them under “Bring your own weights” to choose H)."
+        )
     if chosen["hidden_size"] == 1:
         _single_unit_controls(bar, chosen)
     else:
@@ -362,13 +527,25 @@ def render() -> Settings:
         help="Draws the weights and the noise. The same seed gives the same run.",
     )
 
+    _weights_controls(bar, previous)
+
     grid_slot = chosen.pop("_grid_slot", None)
     if grid_slot is not None:
         _matrix_grid(grid_slot, chosen, previous)
     settings = collect(previous, chosen)
     state[SETTINGS_KEY] = settings
     sync_link(settings)
+    _link_controls(bar, settings)
     return settings
+
+
+def _link_controls(bar, settings: Settings) -> None:
+    """The link to exactly these charts, with a copy button (st.code has one)."""
+    bar.caption(
+        "Link to exactly these charts (every setting and the seed): copy it with "
+        "the button at its right, or from the address bar."
+    )
+    bar.code(share_url(settings), language=None, wrap_lines=True)
 
 
 def _optional_number(bar, name, *, toggle_label, label, help, fmt=None, **limits):
@@ -460,7 +637,9 @@ def _matrix_controls(bar, chosen: dict, previous: Settings, drawn: float | None)
     if previous.spectral_radius is None:
         chosen["spectral_radius"] = None
         if drawn is not None:
-            bar.caption(f"W_hh as drawn: ρ = {drawn:.3f}. Move the slider to rescale it.")
+            uploaded = upload.recall(previous.weights)
+            how = "uploaded" if uploaded and uploaded.kind == previous.focus_cell else "drawn"
+            bar.caption(f"W_hh as {how}: ρ = {drawn:.3f}. Move the slider to rescale it.")
     else:
         chosen["spectral_radius"] = value
         bar.button(

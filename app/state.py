@@ -33,6 +33,7 @@ LOSSES = ("mse", "bce", "cross_entropy")
 THEMES = ("light", "dark")
 
 MAX_GRID_SIZE = 4  # the recurrent matrix is editable cell by cell up to this H
+DIGEST_LENGTH = 16  # hex digits of an upload's sha256 that name it in a link
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Field:
     """One control: its Settings name, URL key, kind, default and allowed values.
 
     ``kind`` is one of "choice", "choices" (a non-empty tuple of choices),
-    "bool", "int", "float", "matrix". ``optional`` fields also take None
+    "bool", "int", "float", "matrix", "digest" (``DIGEST_LENGTH``
+    lower-case hex digits naming uploaded weights). ``optional`` fields also take None
     ("off" in a link). ``low``/``high`` bound numbers (inclusive).
     """
 
@@ -123,6 +125,7 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("forget_bias", "fb", "float", 3.0, "LSTM forget-gate bias", low=-5.0, high=10.0),
     Field("seed", "seed", "int", 0, "Random seed", low=0, high=2**31 - 1),
+    Field("weights", "npz", "digest", None, "Uploaded weights", optional=True),
     Field("projector", "proj", "bool", False, "Projector mode"),
     Field("theme", "theme", "choice", "light", "Theme", THEMES),
 )
@@ -142,6 +145,8 @@ class Settings:
 
     ``recurrent_matrix`` is W_hh (rows of floats) typed in by hand, for
     H ≤ 4; ``spectral_radius``, ``truncation`` and ``clip`` are None when off.
+    ``weights`` is the digest of uploaded weights (``app.upload``), or None.
+    ``focus`` is always one of ``cells`` (the first when given another).
     """
 
     cells: tuple[str, ...] = _default("cells")
@@ -168,12 +173,15 @@ class Settings:
     clip: float | None = _default("clip")
     forget_bias: float = _default("forget_bias")
     seed: int = _default("seed")
+    weights: str | None = _default("weights")
     projector: bool = _default("projector")
     theme: str = _default("theme")
 
     def __post_init__(self) -> None:
         for f in FIELDS:
             object.__setattr__(self, f.name, check_value(f, getattr(self, f.name)))
+        if self.focus not in self.cells:  # one Settings, one link, for one screen
+            object.__setattr__(self, "focus", self.cells[0])
 
     # ---- derived values the views use -------------------------------------
     @property
@@ -225,8 +233,11 @@ class Settings:
         """Settings from a link's parameters, and the keys that were not used.
 
         Unknown keys and values that cannot be read or are out of range are
-        left at their defaults and reported; the others are kept.
+        left at their defaults and reported; the others are kept. A digest of
+        uploaded weights this process does not hold counts as unusable.
         """
+        from app import upload  # upload reads the field table: imported here
+
         values: dict[str, Any] = {}
         ignored: list[str] = []
         for key, raw in params.items():
@@ -239,6 +250,11 @@ class Settings:
             try:
                 values[field.name] = parse_value(field, str(raw))
             except ValueError:
+                ignored.append(key)
+                continue
+            held = field.kind != "digest" or upload.recall(values[field.name]) is not None
+            if not held:
+                del values[field.name]
                 ignored.append(key)
         return cls(**values), ignored
 
@@ -280,18 +296,28 @@ def check_value(field: Field, value: Any) -> Any:
                 raise ValueError(f"{field.name} must be a whole number, got {value!r}")
             number = int(number)
         else:  # 0.9100000000000001 from a slider's arithmetic reads as 0.91
-            number = float(f"{number:.12g}")
+            number = float(f"{number:.12g}") + 0.0  # + 0.0: −0.0 is 0.0, as in a link
         if not field.low <= number <= field.high:
             raise ValueError(f"{field.name} must lie in [{field.low}, {field.high}], got {value!r}")
         return number
     if kind == "matrix":
-        rows = tuple(tuple(float(v) for v in row) for row in value)
+        rows = tuple(tuple(float(v) + 0.0 for v in row) for row in value)
         size = len(rows)
         if not 1 <= size <= MAX_GRID_SIZE or any(len(r) != size for r in rows):
             raise ValueError(f"{field.name} must be square, 1×1 to 4×4, got {value!r}")
         if not all(math.isfinite(v) and abs(v) <= 100 for r in rows for v in r):
             raise ValueError(f"{field.name} entries must be finite and within ±100")
         return rows
+    if kind == "digest":
+        if not (
+            isinstance(value, str)
+            and len(value) == DIGEST_LENGTH
+            and all(c in "0123456789abcdef" for c in value)
+        ):
+            raise ValueError(
+                f"{field.name} must be {DIGEST_LENGTH} lower-case hex digits, got {value!r}"
+            )
+        return value
     raise AssertionError(f"unknown field kind {kind!r}")
 
 

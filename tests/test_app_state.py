@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -18,7 +16,6 @@ from app.presets import DEFAULT_PRESET, PRESETS, matching_preset  # noqa: E402
 from app.state import (  # noqa: E402
     FIELD_BY_NAME,
     FIELDS,
-    MAX_GRID_SIZE,
     Settings,
     check_value,
 )
@@ -143,45 +140,7 @@ def test_streamlit_list_values_are_accepted():
     assert s.seq_len == 50 and not ignored
 
 
-# ---- property: any valid Settings survives the link ------------------------------------
-
-
-def _values(field):
-    if field.kind == "choice":
-        base = st.sampled_from(field.choices)
-    elif field.kind == "choices":
-        base = st.lists(st.sampled_from(field.choices), min_size=1, unique=True).map(tuple)
-    elif field.kind == "bool":
-        base = st.booleans()
-    elif field.kind == "int":
-        base = st.integers(int(field.low), int(field.high))
-    elif field.kind == "float":
-        base = st.floats(field.low, field.high, allow_nan=False)
-    else:  # matrix
-        base = st.integers(1, MAX_GRID_SIZE).flatmap(
-            lambda n: st.lists(
-                st.lists(st.floats(-100, 100, allow_nan=False), min_size=n, max_size=n).map(tuple),
-                min_size=n,
-                max_size=n,
-            ).map(tuple)
-        )
-    return st.one_of(st.none(), base) if field.optional else base
-
-
-valid_settings = st.fixed_dictionaries({f.name: _values(f) for f in FIELDS}).map(
-    lambda values: Settings(**values)
-)
-
-
-@given(valid_settings)
-@settings(max_examples=200, deadline=None)
-def test_link_round_trip(s):
-    query = s.to_query()
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in query.items())
-    again, ignored = Settings.from_query(query)
-    assert ignored == []
-    assert again == s
-    assert hash(again) == hash(s)  # usable as a cache key
+# The property (any valid Settings survives its link) is in tests/test_links.py.
 
 
 # ---- presets ----------------------------------------------------------------------------

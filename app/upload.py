@@ -1,0 +1,252 @@
+"""Bring your own weights: a PyTorch recurrent layer's ``state_dict`` as ``.npz``.
+
+The file holds the contract's names: ``weight_ih`` (G·H, D), ``weight_hh``
+(G·H, H), ``bias_ih`` and ``bias_hh`` (G·H,), and for a bidirectional layer
+the same four with the suffix ``_reverse`` — PyTorch's ``state_dict`` of a
+one-layer ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` with ``_l0`` dropped from each
+name. The kind follows from G = rows / H: 1 Elman (``rnn``), 3 GRU, 4 LSTM.
+A layer made with ``bias=False`` has no biases: they are read as zeros.
+
+``read_weights`` checks everything before anything is used and raises
+``ValueError`` naming the array and the reason. Accepted weights are kept in
+a small process-wide store under a digest of their values, which is what
+``Settings.weights`` and the link carry (Settings stay small and hashable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import zipfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from app.state import DIGEST_LENGTH, FIELD_BY_NAME
+
+MAX_BYTES = 5 * 1024 * 1024  # the file as uploaded
+MAX_UNPACKED_BYTES = 4 * MAX_BYTES  # its arrays once unzipped (savez_compressed)
+MAX_HIDDEN = int(FIELD_BY_NAME["hidden_size"].high)
+MAX_INPUT = 256
+MAX_STORED = 16  # uploads the process keeps (a few MB each at most)
+
+KIND_BY_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
+KIND_NAMES = {"rnn": "nn.RNN", "gru": "nn.GRU", "lstm": "nn.LSTM"}
+WEIGHTS = ("weight_ih", "weight_hh")
+BIASES = ("bias_ih", "bias_hh")
+REVERSE = "_reverse"
+NAMES = tuple(n + s for s in ("", REVERSE) for n in WEIGHTS + BIASES)
+
+
+@dataclass(frozen=True, eq=False)
+class UploadedWeights:
+    """Weights read from an upload.
+
+    kind: "rnn", "gru" or "lstm"; hidden_size H; input_size D.
+    arrays: name → float64 read-only array: weight_ih (G·H, D), weight_hh (G·H, H),
+    bias_ih and bias_hh (G·H,) (zeros when the file had none), and the same with
+    ``_reverse`` when ``bidirectional``.
+    zero_biases: the bias names the file did not hold.
+    digest: DIGEST_LENGTH hex digits of the sha256 of the names, shapes and values.
+    """
+
+    kind: str
+    hidden_size: int
+    input_size: int
+    bidirectional: bool
+    arrays: Mapping[str, np.ndarray]
+    zero_biases: tuple[str, ...]
+    digest: str
+
+    def describe(self) -> str:
+        """One line for the sidebar: what was read."""
+        text = (
+            f"{KIND_NAMES[self.kind]}{' (bidirectional)' if self.bidirectional else ''}: "
+            f"H = {self.hidden_size} units, D = {self.input_size} input"
+            f"{'s' if self.input_size != 1 else ''}"
+        )
+        if self.zero_biases:
+            text += "; no biases in the file, so they are zeros"
+        return text + "."
+
+
+def read_weights(data: bytes) -> UploadedWeights:
+    """Read and check an ``.npz`` upload (see the module's docstring).
+
+    Raises ValueError saying which array is refused and why: a file over
+    5 MB, not an npz, an array that needs pickle, unknown or missing names,
+    a non-float dtype, inconsistent shapes, non-finite values.
+    """
+    if len(data) > MAX_BYTES:
+        raise ValueError(
+            f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB"
+        )
+    arrays = _load_arrays(data)
+    kind, H, D = _check_shapes(arrays)
+    bidirectional = any(name.endswith(REVERSE) for name in arrays)
+    zero_biases = []
+    for suffix in ("", REVERSE) if bidirectional else ("",):
+        for name in BIASES:
+            if name + suffix not in arrays:
+                arrays[name + suffix] = np.zeros(arrays["weight_hh" + suffix].shape[0])
+                zero_biases.append(name + suffix)
+    for array in arrays.values():
+        array.flags.writeable = False
+    return UploadedWeights(
+        kind=kind,
+        hidden_size=H,
+        input_size=D,
+        bidirectional=bidirectional,
+        arrays=MappingProxyType(dict(sorted(arrays.items()))),
+        zero_biases=tuple(zero_biases),
+        digest=_digest(arrays),
+    )
+
+
+def _load_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """name → float64 array, every name known, the weights present, every value finite."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ValueError(
+            "this is not an .npz file (a zip of .npy arrays, as numpy.savez writes)"
+        ) from None
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ValueError(
+            f"the arrays unpack to {unpacked / 2**20:.1f} MB; the limit is "
+            f"{MAX_UNPACKED_BYTES // 2**20} MB"
+        )
+    names = []
+    for member in members:
+        if not member.filename.endswith(".npy"):
+            raise ValueError(f"“{member.filename}” is not an .npy array")
+        names.append(member.filename.removesuffix(".npy"))
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        raise ValueError(
+            f"unknown array name{'s' if len(unknown) > 1 else ''} "
+            + ", ".join(f"“{n}”" for n in unknown)
+            + _name_hint(unknown)
+            + "; expected weight_ih, weight_hh, bias_ih, bias_hh (and the same with _reverse)"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError("an array name appears twice in the file")
+    reverse = any(n.endswith(REVERSE) for n in names)
+    for suffix in ("", REVERSE) if reverse else ("",):
+        missing = [w + suffix for w in WEIGHTS if w + suffix not in names]
+        if missing:
+            raise ValueError("missing array " + ", ".join(f"“{m}”" for m in missing))
+    arrays = {}
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        for name in names:
+            try:
+                array = npz[name]
+            except ValueError as error:
+                if "pickle" in str(error):
+                    raise ValueError(
+                        f"array “{name}” holds Python objects, which would need pickle; "
+                        "save plain float arrays (tensor.detach().numpy())"
+                    ) from None
+                raise ValueError(f"array “{name}” cannot be read: {error}") from None
+            except (OSError, EOFError, zipfile.BadZipFile) as error:
+                raise ValueError(f"array “{name}” cannot be read: {error}") from None
+            if not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(
+                    f"array “{name}” has dtype {array.dtype}; expected floating point "
+                    "(float16, float32 or float64)"
+                )
+            bad = int(np.count_nonzero(~np.isfinite(array)))
+            if bad:
+                raise ValueError(
+                    f"array “{name}” has {bad} non-finite value{'s' if bad > 1 else ''} "
+                    "(nan or inf)"
+                )
+            arrays[name] = np.array(array, dtype=np.float64)
+    return arrays
+
+
+def _name_hint(unknown: list[str]) -> str:
+    if any("_l0" in n for n in unknown):
+        return " (drop “_l0” from each name: see the README)"
+    if any(n.startswith("weight_") and "_l" in n for n in unknown):
+        return " (only a one-layer network can be read)"
+    if any("." in n for n in unknown):
+        return " (save the recurrent layer's own state_dict, not the whole model's)"
+    return ""
+
+
+def _check_shapes(arrays: dict[str, np.ndarray]) -> tuple[str, int, int]:
+    """(kind, H, D) from the forward direction; every array checked against them."""
+    w_hh = arrays["weight_hh"]
+    if w_hh.ndim != 2 or w_hh.shape[1] < 1:
+        raise ValueError(f"array “weight_hh” must be 2-D (G·H, H), got shape {w_hh.shape}")
+    H = w_hh.shape[1]
+    rows = w_hh.shape[0]
+    if rows % H or rows // H not in KIND_BY_GATES:
+        raise ValueError(
+            f"array “weight_hh” has shape {w_hh.shape}: its rows must be G·H with H = {H} "
+            "and G = 1 (RNN), 3 (GRU) or 4 (LSTM)"
+        )
+    if H > MAX_HIDDEN:
+        raise ValueError(f"array “weight_hh”: H = {H} units; the app takes at most {MAX_HIDDEN}")
+    w_ih = arrays["weight_ih"]
+    if w_ih.ndim != 2 or w_ih.shape[0] != rows or w_ih.shape[1] < 1:
+        raise ValueError(
+            f"array “weight_ih” must have shape ({rows}, D) to match weight_hh, got {w_ih.shape}"
+        )
+    D = w_ih.shape[1]
+    if D > MAX_INPUT:
+        raise ValueError(f"array “weight_ih”: D = {D} inputs; the app takes at most {MAX_INPUT}")
+    expected = {
+        "weight_ih": (rows, D),
+        "weight_hh": (rows, H),
+        "bias_ih": (rows,),
+        "bias_hh": (rows,),
+    }
+    for name, array in arrays.items():
+        want = expected[name.removesuffix(REVERSE)]
+        if array.shape != want:
+            raise ValueError(f"array “{name}” must have shape {want}, got {array.shape}")
+    return KIND_BY_GATES[rows // H], H, D
+
+
+def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+    sha = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name], dtype=np.float64)
+        sha.update(f"{name}{array.shape}".encode())
+        sha.update(array.tobytes())
+    return sha.hexdigest()[:DIGEST_LENGTH]
+
+
+# ---- the process-wide store ---------------------------------------------------------
+
+_STORE: OrderedDict[str, UploadedWeights] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def remember(weights: UploadedWeights) -> str:
+    """Keep ``weights`` (the oldest upload goes past MAX_STORED); its digest."""
+    with _LOCK:
+        _STORE[weights.digest] = weights
+        _STORE.move_to_end(weights.digest)
+        while len(_STORE) > MAX_STORED:
+            _STORE.popitem(last=False)
+    return weights.digest
+
+
+def recall(digest: str | None) -> UploadedWeights | None:
+    """The uploaded weights with this digest, if this process holds them."""
+    if digest is None:
+        return None
+    with _LOCK:
+        weights = _STORE.get(digest)
+        if weights is not None:
+            _STORE.move_to_end(digest)
+        return weights
