@@ -4,6 +4,7 @@ cell's global norm against θ, and the scale applied."""
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import charts
@@ -12,24 +13,62 @@ from app.state import Settings
 from app.views.common import TEXT_BESIDE, Runs, chart, colour, latex_number, name, sci, text_column
 
 
+def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
+    """Every cell's global norm against θ and the focus cell's parameters."""
+    out = {}
+    finished = list(runs.finished())
+    if finished:
+        out["clipping_global"] = global_figure(settings, finished)
+    parameters = parameters_figure(settings, runs)
+    if parameters is not None:
+        out["clipping_parameters"] = parameters
+    return out
+
+
+def global_figure(settings: Settings, finished) -> go.Figure:
+    kinds = [k for k, _ in finished]
+    norms = np.array([r.trace.grad_norm for _, r in finished])
+    scaled = np.array([r.trace.grad_norm * r.trace.clip_scale for _, r in finished])
+    return charts.global_norm_figure(
+        [name(k) for k in kinds], norms, scaled, [colour(k) for k in kinds], threshold=settings.clip
+    )
+
+
+def _parameter_norms(settings: Settings, trace) -> tuple[list, np.ndarray, np.ndarray | None]:
+    """Parameter names, (P,) gradient norms before clipping and (P,) after (or None)."""
+    names = list(trace.grads)
+    before = np.array([_norm(trace.grads[n]) for n in names])
+    after = (
+        None if settings.clip is None else np.array([_norm(trace.clipped_grads[n]) for n in names])
+    )
+    return names, before, after
+
+
+def parameters_figure(settings: Settings, runs: Runs) -> go.Figure | None:
+    """The focus cell's gradient per parameter (None if it could not run)."""
+    kind = runs.focus
+    run = runs.get(kind)
+    if run.trace is None:
+        return None
+    names, before, after = _parameter_norms(settings, run.trace)
+    return charts.clipping_bars_figure(
+        names,
+        before,
+        after,
+        colour=colour(kind),
+        title=f"{name(kind)}: each parameter's gradient, before and after",
+    )
+
+
 def render(settings: Settings, runs: Runs) -> None:
     finished = list(runs.finished())
     if not finished:
         st.info("No cell could run with these settings.")
         return
-    theta = settings.clip
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        kinds = [k for k, _ in finished]
-        norms = np.array([r.trace.grad_norm for _, r in finished])
-        scaled = np.array([r.trace.grad_norm * r.trace.clip_scale for _, r in finished])
-        chart(
-            charts.global_norm_figure(
-                [name(k) for k in kinds], norms, scaled, [colour(k) for k in kinds], threshold=theta
-            ),
-            "clipping_global",
-        )
+        chart(global_figure(settings, finished), "clipping_global", settings)
     with right:
         _explain_global(settings, finished)
 
@@ -38,20 +77,9 @@ def render(settings: Settings, runs: Runs) -> None:
     if run.trace is None:
         return
     left, right = st.columns(TEXT_BESIDE, gap="medium")
-    names = list(run.trace.grads)
-    before = np.array([_norm(run.trace.grads[n]) for n in names])
-    after = None if theta is None else np.array([_norm(run.trace.clipped_grads[n]) for n in names])
+    names, before, _ = _parameter_norms(settings, run.trace)
     with left:
-        chart(
-            charts.clipping_bars_figure(
-                names,
-                before,
-                after,
-                colour=colour(kind),
-                title=f"{name(kind)}: each parameter's gradient, before and after",
-            ),
-            "clipping_parameters",
-        )
+        chart(parameters_figure(settings, runs), "clipping_parameters", settings)
     with right:
         largest = names[int(np.nanargmax(np.where(np.isfinite(before), before, -1)))]
         text_column(

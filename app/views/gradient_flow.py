@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import cached, charts
@@ -26,6 +28,7 @@ from app.views.common import (
     Runs,
     chart,
     colour,
+    download_row,
     latex_number,
     name,
     sci,
@@ -64,19 +67,56 @@ _SWEEPS = _Kept(24)  # knob-free CellSpec → its frames' norms (see _sweep)
 _FRAMES = _Kept(24)  # (knob-free specs, lines, T) → charts.ScrubParts
 
 
-def render(settings: Settings, runs: Runs) -> None:
+def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
+    """The view's charts as exported: the gradient lines at the current
+    settings (no in-chart slider) and the focus cell's heatmap."""
+    out = {}
+    flow = flow_parts(settings, runs)
+    if flow is not None:
+        out["gradient_flow"] = charts.gradient_flow_figure(flow.lines, **flow.figure_args)
+    heatmap = heatmap_figure(settings, runs)
+    if heatmap is not None:
+        out["gradient_heatmap"] = heatmap
+    return out
+
+
+@dataclass(frozen=True)
+class FlowParts:
+    """What the gradient-flow chart draws: the finished runs, the steps drawn,
+    each line's source and Line, and ``gradient_flow_figure``'s other arguments."""
+
+    finished: list
+    steps: np.ndarray
+    sources: list
+    lines: list
+    figure_args: dict
+
+
+def flow_parts(settings: Settings, runs: Runs) -> FlowParts | None:
+    """None when no cell could run."""
     finished = list(runs.finished())
     if not finished:
-        st.info("No cell could run with these settings; see the message above.")
-        return
-    T = settings.steps
-    steps = sample_steps(T, MAX_STEPS_DRAWN)
+        return None
+    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
     sources = line_sources(settings, [k for k, _ in finished])
     lines = [_line(settings, runs, source, steps, None) for source in sources]
+    return FlowParts(finished, steps, sources, lines, _figure_args(settings, runs, finished))
+
+
+def render(settings: Settings, runs: Runs) -> None:
+    flow = flow_parts(settings, runs)
+    if flow is None:
+        st.info("No cell could run with these settings; see the message above.")
+        return
+    finished, steps, sources, lines = flow.finished, flow.steps, flow.sources, flow.lines
+    figure_args = flow.figure_args
+    T = settings.steps
+    static = charts.gradient_flow_figure(lines, **figure_args)  # also what is exported
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
         slot = st.empty()
+        download_row("gradient_flow", settings, static)
         status = st.empty()
     specs = {kind: cached.knob_free(runs.spec(kind)) for kind, _ in finished}
     values = scrub_values(runs.spec(finished[0][0]))
@@ -84,15 +124,15 @@ def render(settings: Settings, runs: Runs) -> None:
     scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS
     sweeps = {kind: _SWEEPS.get(spec) for kind, spec in specs.items()}
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
-    figure_args = _figure_args(settings, runs, finished)
     if ready:
         scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
         with slot:
-            chart(charts.gradient_flow_figure(lines, **scrub, **figure_args), "gradient_flow")
+            fig = charts.gradient_flow_figure(lines, **scrub, **figure_args)
+            chart(fig, "gradient_flow", settings, downloads=False)
     else:  # drawn now; redrawn with the slider's frames once they are computed
         with slot:
             chart_key = "gradient_flow_preview" if scrub_wanted else "gradient_flow"
-            chart(charts.gradient_flow_figure(lines, **figure_args), chart_key)
+            chart(static, chart_key, settings, downloads=False)
     with right:
         _explain(settings, runs, finished, scrub_wanted, seconds)
     _heatmap(settings, runs)
@@ -107,7 +147,8 @@ def render(settings: Settings, runs: Runs) -> None:
         status.empty()
         scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
         with slot:
-            chart(charts.gradient_flow_figure(lines, **scrub, **figure_args), "gradient_flow")
+            fig = charts.gradient_flow_figure(lines, **scrub, **figure_args)
+            chart(fig, "gradient_flow", settings, downloads=False)
 
 
 def _sweep(spec, values, status, done: int, total: int) -> tuple[np.ndarray, ...]:
@@ -321,23 +362,31 @@ def _tanh_note(settings: Settings, runs: Runs) -> str:
     return note + "."
 
 
-def _heatmap(settings: Settings, runs: Runs) -> None:
+def heatmap_figure(settings: Settings, runs: Runs) -> go.Figure | None:
+    """|∂L/∂h_t| of the focus cell, unit by unit (None if it could not run)."""
     kind = runs.focus
     run = runs.get(kind)
     if run.trace is None:
-        return
+        return None
     steps = sample_steps(settings.steps, 300)
     grad = np.abs(run.trace.grad_hidden[steps, :MAX_UNITS_DRAWN]).T  # (units, steps)
+    return charts.log_heatmap_figure(
+        grad,
+        steps,
+        title=f"{name(kind)}: |∂L/∂h<sub>t</sub>| unit by unit",
+        colour_title="|∂L/∂h|",
+        height=380 if settings.hidden_size > 8 else 300,
+    )
+
+
+def _heatmap(settings: Settings, runs: Runs) -> None:
+    fig = heatmap_figure(settings, runs)
+    if fig is None:
+        return
+    kind = runs.focus
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        fig = charts.log_heatmap_figure(
-            grad,
-            steps,
-            title=f"{name(kind)}: |∂L/∂h<sub>t</sub>| unit by unit",
-            colour_title="|∂L/∂h|",
-            height=380 if settings.hidden_size > 8 else 300,
-        )
-        chart(fig, "gradient_heatmap")
+        chart(fig, "gradient_heatmap", settings)
     with right:
         shown = min(settings.hidden_size, MAX_UNITS_DRAWN)
         text_column(

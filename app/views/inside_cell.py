@@ -4,6 +4,7 @@ time (heatmaps, unit × step), and each gate's mean over units (lines)."""
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import charts
@@ -22,6 +23,64 @@ GATE_TITLES = {
 }
 
 
+def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
+    """The focus cell's states over time and, if it has gates, its gates'
+    heatmaps and their means over the units."""
+    trace = runs.get(runs.focus).trace
+    if trace is None:
+        return {}
+    out = {"inside_states": states_figure(settings, runs.focus, trace)}
+    if trace.gates:
+        out["inside_gates"] = gates_figure(settings, runs.focus, trace)
+        out["inside_gate_means"] = gate_means_figure(settings, runs.focus, trace)
+    return out
+
+
+def _rows(settings: Settings, values) -> np.ndarray:
+    """(T, H) → (units, steps): the steps drawn and the first units."""
+    steps = sample_steps(settings.steps, 300)
+    return np.asarray(values)[steps, :MAX_UNITS_DRAWN].T
+
+
+def states_figure(settings: Settings, kind: str, trace) -> go.Figure:
+    states = [charts.Panel("hidden state h<sub>t</sub>", _rows(settings, trace.hidden), True)]
+    if trace.cell is not None:
+        states.append(charts.Panel("cell state c<sub>t</sub>", _rows(settings, trace.cell), True))
+    return charts.stacked_heatmaps_figure(
+        states, sample_steps(settings.steps, 300), title=f"{name(kind)}: its state over time"
+    )
+
+
+def gates_figure(settings: Settings, kind: str, trace) -> go.Figure:
+    gates = [
+        charts.Panel(GATE_TITLES.get(g, g), _rows(settings, v), g == "candidate")
+        for g, v in trace.gates.items()
+    ]
+    return charts.stacked_heatmaps_figure(
+        gates,
+        sample_steps(settings.steps, 300),
+        title=f"{name(kind)}: gate activations (0 = shut, 1 = open)",
+    )
+
+
+def gate_means_figure(settings: Settings, kind: str, trace) -> go.Figure:
+    means = [
+        charts.Line(
+            GATE_TITLES.get(g, g),
+            charts.GATE_COLOURS.get(g, charts.OKABE_ITO["grey"]),
+            np.arange(settings.steps),
+            finite_mean(v, axis=1),
+        )
+        for g, v in trace.gates.items()
+    ]
+    return charts.lines_figure(
+        means,
+        title=f"{name(kind)}: each gate's mean over the units",
+        y_title="mean activation",
+        height=380,
+    )
+
+
 def render(settings: Settings, runs: Runs) -> None:
     kind = runs.focus
     run = runs.get(kind)
@@ -29,32 +88,14 @@ def render(settings: Settings, runs: Runs) -> None:
         st.info(f"The {name(kind)} could not run with these settings.")
         return
     trace = run.trace
-    steps = sample_steps(settings.steps, 300)
-    units = slice(0, MAX_UNITS_DRAWN)
-
-    def rows(values):
-        return np.asarray(values)[steps, units].T  # (units, steps)
-
-    states = [charts.Panel("hidden state h<sub>t</sub>", rows(trace.hidden), True)]
-    if trace.cell is not None:
-        states.append(charts.Panel("cell state c<sub>t</sub>", rows(trace.cell), True))
-    gates = [
-        charts.Panel(GATE_TITLES.get(g, g), rows(v), g == "candidate")
-        for g, v in trace.gates.items()
-    ]
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        chart(
-            charts.stacked_heatmaps_figure(
-                states, steps, title=f"{name(kind)}: its state over time"
-            ),
-            "inside_states",
-        )
+        chart(states_figure(settings, kind, trace), "inside_states", settings)
     with right:
         _explain_states(settings, kind, trace)
 
-    if not gates:
+    if not trace.gates:
         st.markdown(
             f"The {name(kind)} has no gates: everything it remembers passes through "
             "W_hh and the activation at every step."
@@ -62,30 +103,8 @@ def render(settings: Settings, runs: Runs) -> None:
         return
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        chart(
-            charts.stacked_heatmaps_figure(
-                gates, steps, title=f"{name(kind)}: gate activations (0 = shut, 1 = open)"
-            ),
-            "inside_gates",
-        )
-        means = [
-            charts.Line(
-                GATE_TITLES.get(g, g),
-                charts.GATE_COLOURS.get(g, charts.OKABE_ITO["grey"]),
-                np.arange(settings.steps),
-                finite_mean(v, axis=1),
-            )
-            for g, v in trace.gates.items()
-        ]
-        chart(
-            charts.lines_figure(
-                means,
-                title=f"{name(kind)}: each gate's mean over the units",
-                y_title="mean activation",
-                height=380,
-            ),
-            "inside_gate_means",
-        )
+        chart(gates_figure(settings, kind, trace), "inside_gates", settings)
+        chart(gate_means_figure(settings, kind, trace), "inside_gate_means", settings)
     with right:
         _explain_gates(settings, kind, trace)
 

@@ -4,7 +4,10 @@ where they explode."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import cached, charts
@@ -13,10 +16,47 @@ from app.state import Settings
 from app.views.common import TEXT_BESIDE, Runs, chart, name, text_column
 
 
-def render(settings: Settings, runs: Runs) -> None:
+def figures(
+    settings: Settings, runs: Runs, progress: Callable[[str], None] | None = None
+) -> dict[str, go.Figure]:
+    """The focus cell's phase diagram; ``progress`` hears how far the runs are."""
+    return {"phase_diagram": phase_figure(settings, runs, progress)}
+
+
+def phase_figure(
+    settings: Settings, runs: Runs, progress: Callable[[str], None] | None = None
+) -> go.Figure:
     kind = runs.focus
     spec = cached.knob_free(runs.spec(kind))
-    knob = "recurrent weight w" if settings.single_unit else "spectral radius ρ of W_hh"
+    columns = []
+    for j, radius in enumerate(PHASE_RADII):
+        columns.append(cached.phase_column(spec, float(radius)))
+        if progress is not None and j % 4 == 3:
+            progress(f"Running the {name(kind)} at {j + 1} of {len(PHASE_RADII)} values…")
+    diagram = PhaseDiagram(
+        PHASE_RADII,
+        phase_lags(spec),
+        np.stack([c[0] for c in columns], axis=1),
+        np.stack([c[1] for c in columns], axis=1),
+    )
+    return charts.phase_figure(
+        diagram.log_norm,
+        diagram.radii,
+        diagram.lags,
+        diagram.overflow,
+        x_title=_knob(settings),
+        current=_current(settings, runs, kind),
+        title=f"{name(kind)}: where the gradient vanishes and where it explodes",
+    )
+
+
+def _knob(settings: Settings) -> str:
+    return "recurrent weight w" if settings.single_unit else "spectral radius ρ of W_hh"
+
+
+def render(settings: Settings, runs: Runs) -> None:
+    kind = runs.focus
+    knob = _knob(settings)
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with right:
         text_column(
@@ -37,33 +77,10 @@ def render(settings: Settings, runs: Runs) -> None:
                 "so little turns deep blue; the many-to-one set-up shows the decay cleanly."
             )
     with left:
-        progress = st.empty()
-        columns = []
-        for j, radius in enumerate(PHASE_RADII):
-            columns.append(cached.phase_column(spec, float(radius)))
-            if j % 4 == 3:
-                progress.caption(
-                    f"Running the {name(kind)} at {j + 1} of {len(PHASE_RADII)} values…"
-                )
-        progress.empty()
-        diagram = PhaseDiagram(
-            PHASE_RADII,
-            phase_lags(spec),
-            np.stack([c[0] for c in columns], axis=1),
-            np.stack([c[1] for c in columns], axis=1),
-        )
-        chart(
-            charts.phase_figure(
-                diagram.log_norm,
-                diagram.radii,
-                diagram.lags,
-                diagram.overflow,
-                x_title=knob,
-                current=_current(settings, runs, kind),
-                title=f"{name(kind)}: where the gradient vanishes and where it explodes",
-            ),
-            "phase_diagram",
-        )
+        status = st.empty()
+        fig = phase_figure(settings, runs, progress=status.caption)
+        status.empty()
+        chart(fig, "phase_diagram", settings)
 
 
 def _current(settings: Settings, runs: Runs, kind: str) -> float | None:

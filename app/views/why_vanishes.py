@@ -5,6 +5,7 @@ loss at step t depends on the state at step s."""
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import cached, charts
@@ -39,65 +40,132 @@ BLOCK_NAMES = {
 }
 
 
+def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
+    """The step norms, their product against the gradient, the focus cell's
+    eigenvalues and its T × T map (each left out when it cannot be drawn)."""
+    out = {}
+    finished = list(runs.finished())
+    if finished:
+        jacobians = _jacobians(runs, finished)
+        out["jacobian_norms"] = jacobian_figure(settings, jacobians)
+        out["product_bound"] = product_bound_figure(settings, finished, jacobians)
+    eigenvalues = eigenvalues_figure(runs)
+    if eigenvalues is not None:
+        out["eigenvalues"] = eigenvalues
+    sensitivity = sensitivity_figure(settings, runs)
+    if sensitivity is not None:
+        out["sensitivity"] = sensitivity
+    return out
+
+
+def _jacobians(runs: Runs, finished) -> dict[str, np.ndarray | None]:
+    """Each finished cell's (T,) ‖∂s_t/∂s_{t−1}‖ (forward direction)."""
+    return {kind: cached.jacobian_norms(runs.spec(kind))[0] for kind, _ in finished}
+
+
+def jacobian_figure(settings: Settings, jacobians) -> go.Figure:
+    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
+    lines = [
+        charts.Line(name(k), colour(k), steps, j[steps])
+        for k, j in jacobians.items()
+        if j is not None
+    ]
+    return charts.lines_figure(
+        lines,
+        title="One step back: ‖∂s<sub>t</sub>/∂s<sub>t−1</sub>‖ (largest stretch)",
+        y_title="spectral norm (log scale)",
+        log=True,
+        reference=1.0,
+        reference_text="1: neither shrinks nor grows",
+    )
+
+
+def product_bound_figure(settings: Settings, finished, jacobians) -> go.Figure:
+    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
+    bound_lines = []
+    for kind, run in finished:
+        actual = norms_over_time(run.trace.grad_hidden)
+        bound_lines.append(charts.Line(f"{name(kind)}: actual", colour(kind), steps, actual[steps]))
+        jac = jacobians[kind]
+        if jac is not None and np.isfinite(actual[-1]):
+            bound = product_bound(jac, float(actual[-1]))
+            bound_lines.append(
+                charts.Line(
+                    f"{name(kind)}: product of the step norms",
+                    colour(kind),
+                    steps,
+                    bound[steps],
+                    dash="dot",
+                )
+            )
+    return charts.lines_figure(
+        bound_lines,
+        title="All the way back: the product of the step norms against ‖∂L/∂h<sub>t</sub>‖",
+        y_title="norm (log scale)",
+        log=True,
+    )
+
+
+def eigenvalues_figure(runs: Runs) -> go.Figure | None:
+    """The focus cell's W_hh eigenvalues (None if it could not run)."""
+    focus = runs.focus
+    focus_run = runs.get(focus)
+    if focus_run.params is None:
+        return None
+    eig = recurrent_eigenvalues(focus_run.spec, focus_run.params)
+    names = dict(BLOCK_NAMES)
+    if focus == "jordan":
+        names["main"] = "loop W_out·W_hh"
+    elif focus != "rnn":
+        names["main"] = "candidate block"
+    return charts.eigenvalues_figure(
+        eig,
+        colour=colour(focus),
+        title=f"{name(focus)}: eigenvalues of W<sub>hh</sub>",
+        block_names=names,
+    )
+
+
+def sensitivity_figure(settings: Settings, runs: Runs) -> go.Figure | None:
+    """The focus cell's T × T map; None when too large (``sensitivity_feasible``)
+    or when it could not be computed."""
+    kind = runs.focus
+    spec = runs.spec(kind)
+    if not sensitivity_feasible(spec):
+        return None
+    matrix = cached.sensitivity(spec)
+    if matrix is None:
+        return None
+    steps = np.arange(settings.steps)
+    return charts.log_heatmap_figure(
+        matrix,
+        steps,
+        title=f"{name(kind)}: how the loss at step t depends on h<sub>s</sub>",
+        colour_title="‖∂L<sub>t</sub>/∂h<sub>s</sub>‖",
+        y_title="loss at step t",
+        y_values=steps,
+        x_title="state at step s",
+        height=560,
+        square=True,
+    )
+
+
 def render(settings: Settings, runs: Runs) -> None:
     finished = list(runs.finished())
     if not finished:
         st.info("No cell could run with these settings.")
         return
-    T = settings.steps
-    steps = sample_steps(T, MAX_STEPS_DRAWN)
-    jacobians = {kind: cached.jacobian_norms(runs.spec(kind))[0] for kind, _ in finished}
+    jacobians = _jacobians(runs, finished)
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        lines = [
-            charts.Line(name(k), colour(k), steps, j[steps])
-            for k, j in jacobians.items()
-            if j is not None
-        ]
-        chart(
-            charts.lines_figure(
-                lines,
-                title="One step back: ‖∂s<sub>t</sub>/∂s<sub>t−1</sub>‖ (largest stretch)",
-                y_title="spectral norm (log scale)",
-                log=True,
-                reference=1.0,
-                reference_text="1: neither shrinks nor grows",
-            ),
-            "jacobian_norms",
-        )
+        chart(jacobian_figure(settings, jacobians), "jacobian_norms", settings)
     with right:
         _explain_jacobian(settings, finished, jacobians)
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        bound_lines = []
-        for kind, run in finished:
-            actual = norms_over_time(run.trace.grad_hidden)
-            bound_lines.append(
-                charts.Line(f"{name(kind)}: actual", colour(kind), steps, actual[steps])
-            )
-            jac = jacobians[kind]
-            if jac is not None and np.isfinite(actual[-1]):
-                bound = product_bound(jac, float(actual[-1]))
-                bound_lines.append(
-                    charts.Line(
-                        f"{name(kind)}: product of the step norms",
-                        colour(kind),
-                        steps,
-                        bound[steps],
-                        dash="dot",
-                    )
-                )
-        chart(
-            charts.lines_figure(
-                bound_lines,
-                title="All the way back: the product of the step norms against ‖∂L/∂h<sub>t</sub>‖",
-                y_title="norm (log scale)",
-                log=True,
-            ),
-            "product_bound",
-        )
+        chart(product_bound_figure(settings, finished, jacobians), "product_bound", settings)
     with right:
         text_column(
             "Dotted: the product of the step norms from the last step back to t, times "
@@ -120,23 +188,10 @@ def render(settings: Settings, runs: Runs) -> None:
     left, right = st.columns([1.2, 1], gap="medium")
     focus = runs.focus
     focus_run = runs.get(focus)
+    eigenvalues = eigenvalues_figure(runs)
     with left:
-        if focus_run.params is not None:
-            eig = recurrent_eigenvalues(focus_run.spec, focus_run.params)
-            names = dict(BLOCK_NAMES)
-            if focus == "jordan":
-                names["main"] = "loop W_out·W_hh"
-            elif focus != "rnn":
-                names["main"] = "candidate block"
-            chart(
-                charts.eigenvalues_figure(
-                    eig,
-                    colour=colour(focus),
-                    title=f"{name(focus)}: eigenvalues of W<sub>hh</sub>",
-                    block_names=names,
-                ),
-                "eigenvalues",
-            )
+        if eigenvalues is not None:
+            chart(eigenvalues, "eigenvalues", settings)
     with right:
         if focus_run.params is not None:
             _explain_eigenvalues(settings, focus, focus_run)
@@ -211,22 +266,8 @@ def _sensitivity(settings: Settings, runs: Runs) -> None:
             )
             return
         with st.spinner("Computing the T × T map…"):
-            matrix = cached.sensitivity(spec)
-        if matrix is None:
+            fig = sensitivity_figure(settings, runs)
+        if fig is None:
             st.info("The T × T map could not be computed for these settings.")
             return
-        steps = np.arange(settings.steps)
-        chart(
-            charts.log_heatmap_figure(
-                matrix,
-                steps,
-                title=f"{name(kind)}: how the loss at step t depends on h<sub>s</sub>",
-                colour_title="‖∂L<sub>t</sub>/∂h<sub>s</sub>‖",
-                y_title="loss at step t",
-                y_values=steps,
-                x_title="state at step s",
-                height=560,
-                square=True,
-            ),
-            "sensitivity",
-        )
+        chart(fig, "sensitivity", settings)
