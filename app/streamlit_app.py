@@ -4,6 +4,8 @@ carried by gates.
 Run with ``streamlit run app/streamlit_app.py``. One entry, ``main()``: the
 sidebar returns the Settings, the engine runs come from the cache, each tab's
 view draws them. Only the open tab runs (``st.tabs(on_change="rerun")``).
+Every chart has PNG / SVG buttons under it (``app.views.common.chart``); the
+trace's numbers download as CSV / JSON from the bottom of the sidebar.
 """
 
 from __future__ import annotations
@@ -19,26 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from app import sidebar  # noqa: E402
+from app import figures, sidebar, tidy  # noqa: E402
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
-from app.views import (  # noqa: E402
-    clipping,
-    gradient_flow,
-    inside_cell,
-    phase_diagram,
-    why_vanishes,
-)
+from app.style import page_css  # noqa: E402
 from app.views.common import Runs  # noqa: E402
 
 LOG = logging.getLogger("gradient_flow_lab")
-VIEWS = {
-    "Gradient flow": gradient_flow.render,
-    "Inside the cell": inside_cell.render,
-    "Why it vanishes": why_vanishes.render,
-    "Clipping": clipping.render,
-    "Phase diagram": phase_diagram.render,
-}
+VIEWS = {title: view.render for title, view in figures.views().items()}
 VIEW_KEY = "view"
 
 
@@ -52,6 +42,9 @@ def main() -> None:
     # less empty space above the first chart: a projector has 800 px of height
     st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
     settings = sidebar.render()
+    css = page_css(settings)
+    if css:
+        st.html(css)
     for text in sidebar.pop_notices():
         st.warning(text)
     preset = matching_preset(settings)
@@ -59,6 +52,7 @@ def main() -> None:
         st.info(f"**{preset}.** {PRESETS[preset].look_at}")
     runs = Runs(settings)
     report_runs(settings, runs)
+    data_downloads(settings, runs)
     tabs = st.tabs(list(VIEWS), key=VIEW_KEY, on_change="rerun")
     for tab, (title, render) in zip(tabs, VIEWS.items(), strict=True):
         if tab.open is False:
@@ -72,6 +66,41 @@ def main() -> None:
                     f"The “{title}” view could not be drawn for these settings. "
                     "The other tabs still work; try changing a setting."
                 )
+
+
+def data_downloads(settings: Settings, runs: Runs) -> None:
+    """The trace's numbers as CSV and JSON, at the bottom of the sidebar; built
+    only when clicked (the largest settings give hundreds of MB of CSV)."""
+    rows = tidy.estimated_rows(settings)
+    size = f"about {rows:,} rows" + (", a large file" if rows > 2_000_000 else "")
+    with st.sidebar:
+        st.caption("The numbers behind the charts")
+        with st.container(horizontal=True, gap="small", key="downloads_trace"):
+            for fmt, text in (
+                ("csv", f"tidy CSV: t, cell, quantity, unit, value ({size})"),
+                ("json", "JSON: the settings and each cell's arrays"),
+            ):
+                st.download_button(
+                    fmt.upper(),
+                    data=_trace_maker(settings, runs, fmt),
+                    file_name=tidy.file_name(settings, fmt),
+                    mime=tidy.MIME[fmt],
+                    on_click="ignore",
+                    type="tertiary",
+                    icon=":material/download:",
+                    key=f"download_trace_{fmt}",
+                    help=f"Download the trace as {text}",
+                )
+
+
+def _trace_maker(settings: Settings, runs: Runs, fmt: str):
+    def data() -> str:
+        with np.errstate(all="ignore"):
+            return (
+                tidy.trace_csv(settings, runs) if fmt == "csv" else tidy.trace_json(settings, runs)
+            )
+
+    return data
 
 
 def report_runs(settings: Settings, runs: Runs) -> None:

@@ -1,16 +1,20 @@
-"""What every view shares: the runs of the cells shown, names, the text column."""
+"""What every view shares: the runs of the cells shown, names, the text column,
+and ``chart``, the one place a figure is put on the page (with its download
+buttons)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from app import cached
+from app import cached, export
 from app.charts import CELL_COLOURS
 from app.compute import CellRun, CellSpec, cell_spec
 from app.state import CELL_NAMES, Settings
+from app.style import styled
 
 TEXT_BESIDE = [2.1, 1]  # chart : text
 MAX_STEPS_DRAWN = 600  # points per line; heatmaps take at most 300 columns
@@ -61,8 +65,44 @@ def text_column(*paragraphs: str, latex: list[str] | None = None) -> None:
         st.latex(formula)
 
 
-def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=None)
+FigureOrMaker = go.Figure | Callable[[], go.Figure]
+
+
+def chart(fig: go.Figure, key: str, settings: Settings, *, downloads: bool = True) -> None:
+    """Draw ``fig`` under ``key``: the one place a figure reaches the page.
+
+    ``downloads``: a PNG / SVG row under it, exporting this same figure
+    (a view whose chart differs from its export draws that row itself)."""
+    st.plotly_chart(styled(fig, settings), key=key, config=CHART_CONFIG, theme=None)
+    if downloads:
+        download_row(key, settings, fig)
+
+
+def download_row(key: str, settings: Settings, fig: FigureOrMaker) -> None:
+    """Small PNG and SVG buttons in one row. Nothing is rendered until a
+    button is clicked (``data`` is a callable) and a click does not rerun the
+    script; ``fig`` may be a figure or a function that makes one."""
+    with st.container(horizontal=True, gap="small", key=f"downloads_{key}"):
+        for fmt in export.FORMATS:
+            st.download_button(
+                fmt.upper(),
+                data=_image_maker(fig, settings, fmt),
+                file_name=export.file_name(key, settings, fmt),
+                mime=export.MIME[fmt],
+                on_click="ignore",
+                type="tertiary",
+                icon=":material/download:",
+                key=f"download_{key}_{fmt}",
+                help=export.FORMAT_HELP[fmt],
+            )
+
+
+def _image_maker(fig: FigureOrMaker, settings: Settings, fmt: str) -> Callable[[], bytes]:
+    def image() -> bytes:
+        figure = fig() if callable(fig) else fig
+        return export.figure_image(figure, settings, fmt)
+
+    return image
 
 
 def sci(value: float | None, digits: int = 3) -> str:
