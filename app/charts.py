@@ -93,6 +93,35 @@ def themed(fig: go.Figure, *, title: str, height: int = 460) -> go.Figure:
     return fig
 
 
+def labelled_hline(
+    fig: go.Figure,
+    y: float,
+    text: str | None,
+    *,
+    line: dict,
+    log: bool,
+    side: str = "left",
+) -> None:
+    """A horizontal line at ``y`` with ``text`` just above it, at the plot's ``side``.
+
+    plotly.js places an annotation on a log axis at 10^y, and ``add_hline``'s
+    own annotation does not know the axis type, so the label is placed here.
+    """
+    fig.add_hline(y=y, line=line)
+    if text:
+        fig.add_annotation(
+            text=text,
+            xref="x domain",
+            x=0.0 if side == "left" else 1.0,
+            xanchor=side,
+            yref="y",
+            y=float(np.log10(y)) if log else y,
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": FONT},
+        )
+
+
 def log_axis() -> dict:
     return {"type": "log", "exponentformat": "power", "showexponent": "all"}
 
@@ -298,12 +327,12 @@ def gradient_flow_figure(
     frame_values = [] if scrub is None else [scrub.extremes]
     if threshold is not None:
         all_values.append(np.array([threshold]))
-        fig.add_hline(
-            y=threshold,
+        labelled_hline(
+            fig,
+            threshold,
+            threshold_text or f"clipping threshold θ = {threshold:g}",
             line={"color": OKABE_ITO["black"], "width": 2, "dash": "dashdot"},
-            annotation_text=threshold_text or f"clipping threshold θ = {threshold:g}",
-            annotation_font_size=FONT,
-            annotation_position="top left",
+            log=True,
         )
     if chunk is not None and chunk < steps:
         boundaries = np.arange(chunk, steps, chunk) - 0.5
@@ -543,12 +572,12 @@ def lines_figure(
             )
         )
     if reference is not None:
-        fig.add_hline(
-            y=reference,
+        labelled_hline(
+            fig,
+            reference,
+            reference_text,
             line={"color": OKABE_ITO["black"], "width": 2, "dash": "dash"},
-            annotation_text=reference_text,
-            annotation_font_size=FONT,
-            annotation_position="top left",
+            log=log,
         )
     fig.update_layout(
         xaxis_title="time step t",
@@ -712,12 +741,13 @@ def global_norm_figure(
     values = [masked(norms), masked(scaled)]
     if threshold is not None:
         values.append(np.array([threshold]))
-        fig.add_hline(
-            y=threshold,
+        labelled_hline(
+            fig,
+            threshold,
+            f"θ = {threshold:g}",
             line={"color": OKABE_ITO["black"], "width": 3, "dash": "dashdot"},
-            annotation_text=f"θ = {threshold:g}",
-            annotation_font_size=FONT,
-            annotation_position="top right",
+            log=True,
+            side="right",
         )
     fig.update_layout(
         barmode="group",

@@ -242,3 +242,15 @@ def test_scrub_frames_animate_in_the_browser():
     parts = charts.scrub_parts(scrub)
     again = charts.gradient_flow_figure(lines, steps=5, scrub=parts, active=0).to_dict()
     assert again["layout"]["sliders"][0]["active"] == 0 and again["frames"] == parts.frames
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_line_labels_sit_on_their_line(log):
+    # plotly.js reads an annotation's y on a log axis as log10 of the value
+    line = charts.Line("a", "#000000", np.arange(3), np.array([1e-3, 1.0, 1e3]))
+    fig = charts.lines_figure(
+        [line], title="t", y_title="y", log=log, reference=100.0, reference_text="here"
+    )
+    (label,) = [a for a in fig.layout.annotations if a.text == "here"]
+    assert label.y == pytest.approx(2.0 if log else 100.0)
+    assert fig.layout.shapes[0].y0 == 100.0
