@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import base64
 import re
+import xml.etree.ElementTree as ET
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
+from app.compute import cell_spec, norms_over_time, run_cell
+from app.figures import VIEW_MODULES
+from app.state import Settings
 from tests.browser_support import (
     ROOT,
     arm_redraw,
@@ -34,7 +38,7 @@ from tests.browser_support import (
 
 pytestmark = pytest.mark.browser
 
-TABS = ["Gradient flow", "Inside the cell", "Why it vanishes", "Clipping", "Phase diagram"]
+TABS = list(VIEW_MODULES)
 T_SLIDER = "Sequence length T (steps)"
 H_SLIDER = "Hidden size H (units)"
 SCREENSHOTS = ROOT / "test-output"
@@ -130,7 +134,10 @@ def test_link_sets_the_charts_and_the_sidebar(page, app_url):
     assert [t["name"] for t in traces] == ["GRU"]
     (gru,) = ys(traces)
     assert gru.size == 40
-    assert np.isfinite(gru).all() and (gru > 0).all()
+    settings, ignored = Settings.from_query(query)
+    assert ignored == []
+    expected = norms_over_time(run_cell(cell_spec(settings, "gru")).trace.grad_hidden)
+    np.testing.assert_allclose(gru, expected, rtol=1e-12)
     assert page.get_by_role("slider", name=T_SLIDER).input_value() == "40"
     assert page.get_by_role("slider", name=H_SLIDER).input_value() == "4"
     # the address bar still carries these settings (the app rewrites it from the
@@ -184,3 +191,56 @@ def test_in_chart_slider_shows_each_frame(page, app_url):
             np.testing.assert_allclose(line, decode(expected), rtol=1e-12)
     # the last frame is not what was drawn at first (the knob was elsewhere)
     assert any(not np.allclose(a, b, equal_nan=True) for a, b in zip(drawn, before, strict=True))
+
+
+# ---- issue 4: a figure for slides downloads from its button ---------------------------
+
+
+def test_svg_download_carries_the_settings(page, app_url):
+    open_app(page, app_url, "?cell=gru&T=40&seed=3")
+    button = page.locator(".st-key-download_gradient_flow_svg").get_by_role("button", name="SVG")
+    with page.expect_download(timeout=TIMEOUT) as download:
+        button.click()
+    path = download.value.path()
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    text = " ".join(root.itertext())
+    assert "GRU" in text and "T = 40" in text and "seed 3" in text
+    assert download.value.suggested_filename.endswith(".svg")
+
+
+def test_projector_mode_and_dark_theme_restyle_the_chart(page, app_url):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    open_app(page, app_url)
+    light = page.evaluate(LAYOUT_LOOK, chart_selector("gradient_flow"))
+    open_app(page, app_url, "?proj=1&theme=dark")
+    dark = page.evaluate(LAYOUT_LOOK, chart_selector("gradient_flow"))
+    assert dark["font"] > light["font"] and dark["font"] >= 22
+    assert dark["width"] > light["width"] and dark["width"] >= 4
+    assert luminance(dark["paper"]) < 0.1 < 0.9 < luminance(light["paper"])
+    assert luminance(page.evaluate(PAGE_BACKGROUND)) < 0.1
+    assert_no_failure(page)
+    screenshot_whole_app(page, SCREENSHOTS / "browser_projector_dark.png")
+
+
+LAYOUT_LOOK = """(selector) => {
+    const gd = document.querySelector(selector);
+    return {font: gd._fullLayout.font.size, paper: gd._fullLayout.paper_bgcolor,
+            width: Math.max(...gd._fullData.map(d => (d.line && d.line.width) || 0))};
+}"""
+PAGE_BACKGROUND = """() => getComputedStyle(
+    document.querySelector('[data-testid=stMain]') || document.body).backgroundColor"""
+
+
+NAMED = {"white": 1.0, "black": 0.0}
+
+
+def luminance(colour: str) -> float:
+    """0 for black, 1 for white: from 'white', 'black', '#rrggbb' or 'rgb(r, g, b)'."""
+    if colour in NAMED:
+        return NAMED[colour]
+    if colour.startswith("#"):
+        channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    else:
+        channels = [int(float(v)) for v in re.findall(r"[\d.]+", colour)[:3]]
+    return sum(channels) / (3 * 255)
