@@ -221,11 +221,15 @@ class Settings:
 
     # ---- links ------------------------------------------------------------
     def to_query(self) -> dict[str, str]:
-        """The fields that differ from their default, as ``{url_key: text}``."""
+        """The fields that differ from what a link without them gives, as
+        ``{url_key: text}``: their default, or for ``focus`` the cell it falls
+        back to (so ``?cell=gru`` stays that short)."""
+        implied = {f.name: f.default for f in FIELDS}
+        implied["focus"] = Settings(cells=self.cells).focus
         return {
             f.key: format_value(f, getattr(self, f.name))
             for f in FIELDS
-            if getattr(self, f.name) != f.default
+            if getattr(self, f.name) != implied[f.name]
         }
 
     @classmethod

@@ -172,6 +172,15 @@ def test_focus_is_always_a_shown_cell():
     )
 
 
+def test_a_link_leaves_out_the_focus_it_implies():
+    assert Settings(cells=("gru",)).to_query() == {"cell": "gru"}
+    assert Settings(cells=("rnn", "gru")).to_query() == {"cell": "rnn,gru"}
+    assert Settings(cells=("rnn", "gru"), focus="gru").to_query() == {
+        "cell": "rnn,gru",
+        "focus": "gru",
+    }
+
+
 def test_display_fields_ride_in_the_link():
     s, ignored = Settings.from_query({"proj": "1", "theme": "dark"})
     assert (s.projector, s.theme, ignored) == (True, "dark", [])
