@@ -30,19 +30,9 @@ from app.state import Settings
 from app.style import styled
 from app.views import backward_sweep
 from app.views.common import colour, name
+from tests.browser_support import launch_chromium
 
 TARGET_FPS = 10.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 LISTEN = """
 () => {
@@ -129,7 +119,7 @@ def main() -> int:
     variants = [("light", False), ("dark", True)]
     rows = []
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         for theme, projector in variants:
             html = Path(folder) / f"sweep_{theme}_{projector}.html"
