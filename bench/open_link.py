@@ -1,0 +1,112 @@
+"""Time from opening a copied link to its drawn charts, in Chromium.
+
+    .venv/bin/python bench/open_link.py [--reps 5] [--out bench/results/open_link.md]
+
+A teacher pastes a link into the course forum and forty students open it, so
+the time that matters is a fresh browser context (a new Streamlit session)
+going to the link until the gradient-flow chart has drawn its traces. The
+first open after the server starts pays for imports and cold caches; later
+opens of the same link find the engine runs cached; a link with settings no
+one has opened yet runs the engine. Target (issue 4): at most 3 s.
+
+For scale, the trivial one-slider app (bench/trivial_app.py) is timed the same
+way in the same run: most of an open is Chromium loading Streamlit's front end
+into a context with an empty cache, which no app code can shorten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playwright.sync_api import sync_playwright
+
+from tests.browser_support import (
+    ROOT,
+    launch_chromium,
+    new_page,
+    streamlit_server,
+    wait_for_chart,
+)
+
+TARGET_SECONDS = 3.0
+LINKS = {
+    "default": "",
+    "exploding preset": "?cell=rnn&H=1&wh=1.1&act=linear&T=60",
+    "three cells, T = 1000, H = 128": "?cell=rnn,gru,lstm&T=1000&H=128",
+}
+
+
+TRIVIAL_APP = ROOT / "bench" / "trivial_app.py"
+TRIVIAL_CHART = "[data-testid=stPlotlyChart] .js-plotly-plot .main-svg"
+
+
+def open_seconds(browser, url: str, *, trivial: bool = False) -> float:
+    """Seconds from ``goto`` in a fresh context to the drawn gradient-flow chart
+    (or, for the trivial app, its one chart)."""
+    page = new_page(browser)
+    try:
+        start = time.perf_counter()
+        page.goto(url)
+        if trivial:
+            page.wait_for_selector(TRIVIAL_CHART, timeout=120_000)
+        else:
+            wait_for_chart(page, "gradient_flow", timeout=120_000)
+        return time.perf_counter() - start
+    finally:
+        page.context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="warm opens per link")
+    parser.add_argument("--out", type=Path, help="also write the table here")
+    args = parser.parse_args()
+
+    rows = []
+    with (
+        streamlit_server() as base,
+        streamlit_server(TRIVIAL_APP) as trivial_base,
+        sync_playwright() as playwright,
+    ):
+        browser = launch_chromium(playwright)
+        url = f"{trivial_base}/"
+        first = open_seconds(browser, url, trivial=True)
+        warm = [open_seconds(browser, url, trivial=True) for _ in range(args.reps)]
+        scale = "(trivial one-slider app, for scale)"
+        rows.append((scale, first, statistics.median(warm), max(warm)))
+        for label, query in LINKS.items():
+            url = f"{base}/{query}"
+            first = open_seconds(browser, url)
+            warm = [open_seconds(browser, url) for _ in range(args.reps)]
+            rows.append((label, first, statistics.median(warm), max(warm)))
+        browser.close()
+
+    lines = [
+        "# Opening a link to drawn charts (Chromium, fresh context each time)",
+        "",
+        f"First open of each link on a fresh server, then {args.reps} more opens.",
+        "",
+        "| link | first open s | later opens, median s | later opens, worst s | target | status |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for label, first, median, worst in rows:
+        status = "met" if max(first, worst) <= TARGET_SECONDS else "**missed**"
+        lines.append(
+            f"| {label} | {first:.2f} | {median:.2f} | {worst:.2f} "
+            f"| ≤ {TARGET_SECONDS:g} s | {status} |"
+        )
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table)
+
+
+if __name__ == "__main__":
+    main()
