@@ -53,16 +53,30 @@ DIVERGING = "RdBu_r"  # blue below, red above the middle; safe for red-green bli
 SEQUENTIAL = "Viridis"
 
 
-def themed(fig: go.Figure, *, title: str, height: int = 460) -> go.Figure:
-    """The one theme: fonts, margins, legend, hover text."""
+_AXIS_THEME = {
+    "title": {"font": {"size": FONT + 2}},
+    "tickfont": {"size": FONT},
+    "showline": True,
+    "mirror": True,
+    "linecolor": "#444",
+    "gridcolor": "#E6E6E6",
+    "zeroline": False,
+    "ticks": "outside",
+    "tickcolor": "#444",
+}
+_AXIS_NAME = re.compile(r"^[xy]axis\d*$")
+
+
+def theme_layout(title: str, height: int = 460) -> dict:
+    """The theme's layout as a plain dict (see ``themed``); axes come from ``themed_layout``."""
     # No named template: "plotly_white" would be copied into every figure
     # (half of a small chart's drawing time and of its bytes); these are the
     # few of its settings the app needs.
-    fig.update_layout(
-        template="none",
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        title={
+    return {
+        "template": "none",
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "title": {
             "text": title,
             "font": {"size": TITLE_FONT},
             "x": 0.0,
@@ -71,25 +85,42 @@ def themed(fig: go.Figure, *, title: str, height: int = 460) -> go.Figure:
             "yanchor": "top",
             "yref": "container",
         },
-        font={"size": FONT, "family": "Arial, Helvetica, sans-serif", "color": "#111"},
-        legend={"font": {"size": FONT}, "bgcolor": "rgba(255,255,255,0.8)"},
-        hoverlabel={"font": {"size": FONT}},
-        height=height,
-        margin={"l": 90, "r": 30, "t": 70, "b": 70},
-    )
-    axis = {
-        "title_font": {"size": FONT + 2},
-        "tickfont": {"size": FONT},
-        "showline": True,
-        "mirror": True,
-        "linecolor": "#444",
-        "gridcolor": "#E6E6E6",
-        "zeroline": False,
-        "ticks": "outside",
-        "tickcolor": "#444",
+        "font": {"size": FONT, "family": "Arial, Helvetica, sans-serif", "color": "#111"},
+        "legend": {"font": {"size": FONT}, "bgcolor": "rgba(255,255,255,0.8)"},
+        "hoverlabel": {"font": {"size": FONT}},
+        "height": height,
+        "margin": {"l": 90, "r": 30, "t": 70, "b": 70},
     }
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis)
+
+
+def merged(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` laid on it, nested dicts merged (as ``update_layout`` does)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def themed_layout(layout: dict, *, title: str, height: int = 460, **extra) -> dict:
+    """A plain layout dict with the theme laid over it (every x and y axis
+    too), then ``extra`` laid over that."""
+    out = merged(layout, theme_layout(title, height))
+    for key in {"xaxis", "yaxis", *(k for k in out if _AXIS_NAME.match(k))}:
+        out[key] = merged(out.get(key) or {}, _AXIS_THEME)
+    return merged(out, extra) if extra else out
+
+
+def themed(fig: go.Figure, *, title: str, height: int = 460, **extra) -> go.Figure:
+    """The one theme: fonts, margins, legend, hover text; ``extra``: more layout.
+
+    The layout is themed as a plain dict and set once: a chain of
+    ``update_layout`` / ``update_xaxes`` calls checks every property again on
+    each call (about 60 ms a figure, against a few ms)."""
+    layout = fig.layout.to_plotly_json()
+    fig.layout = themed_layout(layout, title=title, height=height, **extra)
     return fig
 
 
@@ -107,19 +138,40 @@ def labelled_hline(
     plotly.js places an annotation on a log axis at 10^y, and ``add_hline``'s
     own annotation does not know the axis type, so the label is placed here.
     """
-    fig.add_hline(y=y, line=line)
-    if text:
-        fig.add_annotation(
-            text=text,
-            xref="x domain",
-            x=0.0 if side == "left" else 1.0,
-            xanchor=side,
-            yref="y",
-            y=float(np.log10(y)) if log else y,
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": FONT},
-        )
+    shape, label = hline_parts(y, text, line=line, log=log, side=side)
+    fig.add_shape(shape)
+    if label is not None:
+        fig.add_annotation(label)
+
+
+def hline_parts(
+    y: float, text: str | None, *, line: dict, log: bool, side: str = "left"
+) -> tuple[dict, dict | None]:
+    """``labelled_hline``'s shape and annotation (None without text) as plain dicts."""
+    shape = {
+        "type": "line",
+        "xref": "x domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": y,
+        "y1": y,
+        "line": line,
+    }
+    if not text:
+        return shape, None
+    label = {
+        "text": text,
+        "xref": "x domain",
+        "x": 0.0 if side == "left" else 1.0,
+        "xanchor": side,
+        "yref": "y",
+        "y": float(np.log10(y)) if log else y,
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": FONT},
+    }
+    return shape, label
 
 
 def log_axis() -> dict:
@@ -172,10 +224,20 @@ def set_log_y(
     with readable ticks (see ``log_ticks``). ``also``: values the range may
     widen to take in (an in-chart slider's frames) as far as ``decades``
     allows, while every value of ``arrays`` stays in view."""
+    fig.update_yaxes(**log_y_axis(arrays, decades=decades, extra_top=extra_top, also=also))
+
+
+def log_y_axis(
+    arrays,
+    *,
+    decades: float = 40.0,
+    extra_top: float = 0.0,
+    also: Sequence[np.ndarray | None] = (),
+) -> dict:
+    """``set_log_y``'s axis settings as a plain dict."""
     rng = log_range(arrays, decades)
     if rng is None:
-        fig.update_yaxes(**log_axis())
-        return
+        return log_axis()
     wider = log_range(list(arrays) + list(also), 1e9)
     room = decades - (rng[1] - rng[0])
     if wider is not None and room > 0:
@@ -185,24 +247,24 @@ def set_log_y(
         rng = [rng[0] - down, rng[1] + up]
     rng = [rng[0], rng[1] + extra_top]
     values, labels = log_ticks(*rng)
-    fig.update_yaxes(
+    return {
         **log_axis(),
-        range=rng,
-        autorange=False,
-        tickmode="array",
-        tickvals=values,
-        ticktext=labels,
-    )
+        "range": rng,
+        "autorange": False,
+        "tickmode": "array",
+        "tickvals": values,
+        "ticktext": labels,
+    }
 
 
-def typed(values: np.ndarray) -> dict:
+def typed(values: np.ndarray, dtype: str = "f8") -> dict:
     """An array as Plotly's typed-array spec (dtype, base64 bytes, shape).
 
     It is what Plotly writes for a NumPy array anyway; handing it over ready
     spares plotly.py converting and validating each array (41 frames × lines
     per chart), which is most of a rerun's drawing time."""
-    array = np.ascontiguousarray(values, dtype="<f8")
-    spec = {"dtype": "f8", "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+    array = np.ascontiguousarray(values, dtype="<" + dtype)
+    spec = {"dtype": dtype, "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
     if array.ndim > 1:
         spec["shape"] = ",".join(str(n) for n in array.shape)
     return spec
@@ -261,13 +323,16 @@ class Scrub:
     """Precomputed frames for the in-chart slider.
 
     label: "w" or "ρ"; values: (V,); lines: V lists of (N,) arrays, one per
-    line of the figure, in the same order; active: the index to start on.
+    line of the figure, in the same order; active: the index to start on;
+    steps: (N,) the lines' x when it is not the figure's (fewer steps than
+    the figure draws: a long run's 41 frames stay small).
     """
 
     label: str
     values: np.ndarray
     lines: list = field(default_factory=list)
     active: int = 0
+    steps: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -307,55 +372,86 @@ def gradient_flow_figure(
 ) -> go.Figure:
     """‖∂L/∂h_t‖ over t on a log axis, one line per curve; the clipping
     threshold as a horizontal line, the truncation chunks as vertical lines,
-    and an in-browser slider over ``scrub``'s frames (starting at ``active``)."""
+    and an in-browser slider over ``scrub``'s frames (starting at ``active``).
+
+    Built as one plain specification: without ``scrub`` a ``go.Figure``
+    checked once; with it an ``AssembledFigure`` (its frames were checked
+    when ``scrub_parts`` drew them, its traces are typed arrays)."""
     if isinstance(scrub, Scrub):
         active = scrub.active if active is None else active
         scrub = scrub_parts(scrub)
-    fig = go.Figure()
+    data = []
     for line in lines:
-        fig.add_trace(
-            go.Scatter(
-                x=line.steps,
-                y=masked(line.values),
-                name=line.name,
-                mode="lines",
-                line={"color": line.colour, "width": line.width, "dash": line.dash},
-                hovertemplate="t = %{x}<br>%{y:.3e}<extra>" + line.name + "</extra>",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": typed(line.steps, _int_dtype(line.steps)),
+                "y": typed(masked(line.values)),
+                "name": line.name,
+                "mode": "lines",
+                "line": {"color": line.colour, "width": line.width, "dash": line.dash},
+                "hovertemplate": "t = %{x}<br>%{y:.3e}<extra>" + line.name + "</extra>",
+            }
         )
     all_values = [masked(line.values) for line in lines]
     frame_values = [] if scrub is None else [scrub.extremes]
+    shapes, annotations = [], []
     if threshold is not None:
         all_values.append(np.array([threshold]))
-        labelled_hline(
-            fig,
+        shape, label = hline_parts(
             threshold,
             threshold_text or f"clipping threshold θ = {threshold:g}",
             line={"color": OKABE_ITO["black"], "width": 2, "dash": "dashdot"},
             log=True,
         )
+        shapes.append(shape)
+        annotations.append(label)
     if chunk is not None and chunk < steps:
         boundaries = np.arange(chunk, steps, chunk) - 0.5
         if boundaries.size <= 60:
-            for b in boundaries:
-                fig.add_vline(x=b, line={"color": OKABE_ITO["grey"], "width": 2, "dash": "dot"})
-    fig.update_layout(
-        xaxis={"title": {"text": "time step t"}, "range": [-0.5, steps - 0.5]},
-        yaxis={"title": {"text": "‖∂L/∂h<sub>t</sub>‖ (log scale)"}},
-        hovermode="x unified",
-        showlegend=True,
-    )
-    set_log_y(fig, all_values, also=frame_values)
+            shapes += [
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "x0": float(b),
+                    "x1": float(b),
+                    "yref": "y domain",
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": OKABE_ITO["grey"], "width": 2, "dash": "dot"},
+                }
+                for b in boundaries
+            ]
+    layout = {
+        "xaxis": {"title": {"text": "time step t"}, "range": [-0.5, steps - 0.5]},
+        "yaxis": {
+            "title": {"text": "‖∂L/∂h<sub>t</sub>‖ (log scale)"},
+            **log_y_axis(all_values, also=frame_values),
+        },
+        "hovermode": "x unified",
+        "showlegend": True,
+    }
+    if shapes:
+        layout["shapes"] = shapes
+    if annotations:
+        layout["annotations"] = annotations
     top = 64 + 28 * legend_rows([line.name for line in lines])
     if scrub is None:
-        fig = themed(fig, title=title, height=420 + top)
-        return fig.update_layout(legend=LEGEND_ON_TOP, margin={"t": top})
-    fig = themed(fig, title=title, height=520 + top)
-    fig.update_layout(legend=LEGEND_ON_TOP, margin={"t": top, "b": 150})
-    spec = fig.to_dict()
-    spec["frames"] = scrub.frames
-    spec["layout"]["sliders"] = [{**scrub.slider, "active": active or 0}]
-    return AssembledFigure(spec)
+        layout = themed_layout(
+            layout, title=title, height=420 + top, legend=LEGEND_ON_TOP, margin={"t": top}
+        )
+        return go.Figure({"data": data, "layout": layout})
+    layout = themed_layout(
+        layout, title=title, height=520 + top, legend=LEGEND_ON_TOP, margin={"t": top, "b": 150}
+    )
+    layout["sliders"] = [{**scrub.slider, "active": active or 0}]
+    return AssembledFigure({"data": data, "layout": layout, "frames": scrub.frames})
+
+
+def _int_dtype(values: np.ndarray) -> str:
+    """The smallest of Plotly's integer typed-array dtypes that holds ``values``."""
+    top = int(np.max(np.abs(values))) if len(values) else 0
+    return "i2" if top < 2**15 else "i4"
 
 
 class AssembledFigure(go.Figure):
@@ -395,10 +491,11 @@ def _add_scrub(fig: go.Figure, scrub: Scrub) -> None:
     # every step carries its value, which the read-out above the rail shows;
     # forty-odd labels under the rail would overlap, so they are drawn transparent
     indices = list(range(len(scrub.lines[0]))) if scrub.lines else []
+    x = {} if scrub.steps is None else {"x": typed(scrub.steps, _int_dtype(scrub.steps))}
     fig.frames = [
         go.Frame(
             name=name,
-            data=[go.Scatter(y=typed(masked(values))) for values in frame],
+            data=[go.Scatter(y=typed(masked(values)), **x) for values in frame],
             traces=indices,
         )
         for name, frame in zip(names, scrub.lines, strict=True)
@@ -460,29 +557,33 @@ def log_heatmap_figure(
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1, 1)
     low = max(low, high - 40)  # a colour scale over more than 40 decades reads as two colours
     ticks, labels = power_ticks(low, high, at_most=max(3, height // 90))
-    fig = go.Figure(
-        go.Heatmap(
-            z=typed(z),
-            x=steps,
-            y=y_values if y_values is not None else np.arange(z.shape[0]),
-            colorscale=SEQUENTIAL,
-            zmin=low,
-            zmax=high,
-            colorbar={
-                "title": {"text": colour_title, "font": {"size": FONT}, "side": "right"},
-                "tickvals": ticks,
-                "ticktext": labels,
-                "tickfont": {"size": FONT},
-            },
-            hovertemplate="x = %{x}<br>y = %{y}<br>log<sub>10</sub> = %{z:.2f}<extra></extra>",
-        )
-    )
-    fig.update_layout(xaxis_title=x_title, yaxis_title=y_title)
+    heatmap = {
+        "type": "heatmap",
+        # float32 logarithms: three digits more than a colour can show, half the bytes
+        "z": typed(z, "f4"),
+        "x": steps,
+        "y": y_values if y_values is not None else np.arange(z.shape[0]),
+        "colorscale": SEQUENTIAL,
+        "zmin": low,
+        "zmax": high,
+        "colorbar": {
+            "title": {"text": colour_title, "font": {"size": FONT}, "side": "right"},
+            "tickvals": ticks,
+            "ticktext": labels,
+            "tickfont": {"size": FONT},
+        },
+        "hovertemplate": "x = %{x}<br>y = %{y}<br>log<sub>10</sub> = %{z:.2f}<extra></extra>",
+    }
+    yaxis = {"title": {"text": y_title}}
     if y_values is None:  # units: whole numbers only
-        fig.update_yaxes(dtick=max(1, int(np.ceil(z.shape[0] / 8))), tick0=0)
+        yaxis.update(dtick=max(1, int(np.ceil(z.shape[0] / 8))), tick0=0)
     if square:
-        fig.update_yaxes(scaleanchor="x", autorange="reversed")
-    return themed(fig, title=title, height=height)
+        yaxis.update(scaleanchor="x", autorange="reversed")
+    layout = {"xaxis": {"title": {"text": x_title}}, "yaxis": yaxis}
+    # one plain specification, checked once (see ``themed``)
+    return go.Figure(
+        {"data": [heatmap], "layout": themed_layout(layout, title=title, height=height)}
+    )
 
 
 @dataclass(frozen=True)

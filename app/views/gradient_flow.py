@@ -39,6 +39,9 @@ STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (compute.scrub_values)
 SCRUB_BUDGET_SECONDS = 20.0  # longest the in-chart slider's runs may take in all
 MAX_UNITS_DRAWN = 64
+# points per line in each of the in-chart slider's frames: 41 frames of every
+# line at 600 points made a long run's chart 1.2 MB, re-sent on each rerun
+FRAME_STEPS = 200
 LSTM_KINDS = ("lstm", "lstm_nofg")
 
 
@@ -111,7 +114,9 @@ def render(settings: Settings, runs: Runs) -> None:
     finished, steps, sources, lines = flow.finished, flow.steps, flow.sources, flow.lines
     figure_args = flow.figure_args
     T = settings.steps
-    static = charts.gradient_flow_figure(lines, **figure_args)  # also what is exported
+
+    def static() -> go.Figure:  # what is exported; built only when drawn or downloaded
+        return charts.gradient_flow_figure(lines, **figure_args)
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
@@ -132,16 +137,18 @@ def render(settings: Settings, runs: Runs) -> None:
     else:  # drawn now; redrawn with the slider's frames once they are computed
         with slot:
             chart_key = "gradient_flow_preview" if scrub_wanted else "gradient_flow"
-            chart(static, chart_key, settings, downloads=False)
+            chart(static(), chart_key, settings, downloads=False)
     with right:
         _explain(settings, runs, finished, scrub_wanted, seconds)
     _heatmap(settings, runs)
 
     if scrub_wanted and not ready:
         total, done = len(values) * len(specs), 0
+        # a newer rerun can only stop this loop between two status updates
+        every = 1 if seconds / total > 0.02 else 3
         for kind, spec in specs.items():
             if sweeps[kind] is None:
-                sweeps[kind] = _sweep(spec, values, status, done, total)
+                sweeps[kind] = _sweep(spec, values, status, done, total, every)
                 _SWEEPS.put(spec, sweeps[kind])
             done += len(values)
         status.empty()
@@ -151,14 +158,14 @@ def render(settings: Settings, runs: Runs) -> None:
             chart(fig, "gradient_flow", settings, downloads=False)
 
 
-def _sweep(spec, values, status, done: int, total: int) -> tuple[np.ndarray, ...]:
+def _sweep(spec, values, status, done: int, total: int, every: int) -> tuple[np.ndarray, ...]:
     """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, one
     row per knob value. Each run is cached on its own, and ``status`` is
     updated between runs, so a newer rerun can stop this loop and resume it."""
     rows = []
     for i, value in enumerate(values):
         rows.append(cached.knob_norms(spec, float(value)))
-        if (done + i) % 3 == 2:
+        if (done + i) % every == every - 1:
             status.caption(f"Preparing the slider under the chart: {done + i + 1} of {total} runs…")
     return tuple(np.stack([row[j] for row in rows]) for j in range(3))
 
@@ -257,8 +264,10 @@ def _frames(settings, runs, sweeps, sources, steps, values) -> charts.Scrub:
             )
         else:
             per_line.append(sweeps[kind][index[what]])
-    frames = [[rows[v][steps] for rows in per_line] for v in range(len(values))]
-    return charts.Scrub("w" if settings.single_unit else "ρ", values, frames)
+    drawn = steps if steps.size <= FRAME_STEPS else sample_steps(settings.steps, FRAME_STEPS)
+    frames = [[rows[v][drawn] for rows in per_line] for v in range(len(values))]
+    label = "w" if settings.single_unit else "ρ"
+    return charts.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
 
 
 def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
