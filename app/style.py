@@ -414,9 +414,24 @@ _DARK_PAGE_CSS = f"""
 """
 
 
+# The sentences beside each chart, readable from the back of a lecture hall.
+_PROJECTOR_PAGE_CSS = """
+<style>
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
+[data-testid="stMain"] [data-testid="stAlert"] p { font-size: 1.35rem; line-height: 1.45; }
+[data-testid="stMain"] .katex { font-size: 1.4em; }
+</style>
+"""
+
+
 def page_css(settings: Settings) -> str | None:
-    """A ``<style>`` element that makes the Streamlit page dark, for
-    ``st.html``; None in the light theme (Streamlit's own theme is kept)."""
-    if settings.theme != "dark":
-        return None
-    return _DARK_PAGE_CSS.strip()
+    """``<style>`` elements for ``st.html``: the dark page, and in projector
+    mode larger text beside the charts; None for the light theme without
+    projector mode (Streamlit's own look is kept)."""
+    parts = []
+    if settings.theme == "dark":
+        parts.append(_DARK_PAGE_CSS.strip())
+    if settings.projector:
+        parts.append(_PROJECTOR_PAGE_CSS.strip())
+    return "\n".join(parts) or None

@@ -339,9 +339,17 @@ BOTH_BACKGROUND = "#0E1117"
 # ---- the page ---------------------------------------------------------------------------
 
 
+def test_projector_mode_enlarges_the_text_beside_the_charts():
+    assert page_css(LIGHT) is None
+    css = page_css(PROJECTOR)
+    sizes = [float(v) for v in re.findall(r"font-size:\s*([\d.]+)rem", css)]
+    assert sizes and min(sizes) >= 1.3
+    assert "stSidebar" not in css  # the controls keep their size; the lesson grows
+    assert "background-color" not in css
+
+
 def test_page_css_only_in_the_dark_theme():
     assert page_css(LIGHT) is None
-    assert page_css(PROJECTOR) is None
     css = page_css(DARK)
     assert css.startswith("<style>") and css.endswith("</style>")
     for selector in ('[data-testid="stApp"]', '[data-testid="stSidebar"]'):
