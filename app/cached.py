@@ -44,19 +44,7 @@ def _drawn_radius(spec: CellSpec) -> float:
 
 def drawn_radius(spec: CellSpec) -> float:
     """ρ(W_hh) as drawn; keyed only on what the draw depends on."""
-    return _drawn_radius(
-        spec.replace(
-            steps=2,
-            signal="noise",
-            setup="many_to_one",
-            truncation=None,
-            clip=None,
-            activation="tanh",
-            forget_bias=0.0,
-            spectral_radius=None,
-            recurrent_matrix=None,
-        )
-    )
+    return _drawn_radius(compute.draw_key(spec))
 
 
 def knob_free(spec: CellSpec) -> CellSpec:

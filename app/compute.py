@@ -234,7 +234,7 @@ def _drawn_radii(spec: CellSpec) -> dict[tuple[str, int], float]:
     return radii
 
 
-def _draw_key(spec: CellSpec) -> CellSpec:
+def draw_key(spec: CellSpec) -> CellSpec:
     """The spec reduced to what the draw of W_hh depends on."""
     return spec.replace(
         spectral_radius=None,
@@ -258,7 +258,7 @@ def _draw_key(spec: CellSpec) -> CellSpec:
 
 
 def _rescale_factor(spec: CellSpec, suffix: str, block: int) -> float:
-    current = _drawn_radii(_draw_key(spec))[(suffix, block)]
+    current = _drawn_radii(draw_key(spec))[(suffix, block)]
     return 1.0 if current == 0.0 else spec.spectral_radius / current
 
 
@@ -470,7 +470,7 @@ def drawn_radius(spec: CellSpec) -> float:
     """The spectral radius of W_hh as initialised (no rescaling, no typed matrix):
     of the main block (the candidate's for gated cells), or of a Jordan
     network's loop W_out·W_hh."""
-    return _drawn_radii(_draw_key(spec))[("", GATE_BLOCKS[spec.kind].index("main"))]
+    return _drawn_radii(draw_key(spec))[("", GATE_BLOCKS[spec.kind].index("main"))]
 
 
 def recurrent_eigenvalues(spec: CellSpec, params: dict) -> dict[str, np.ndarray]:

@@ -107,15 +107,10 @@ def _image_maker(fig: FigureOrMaker, settings: Settings, fmt: str) -> Callable[[
 
 def sci(value: float | None, digits: int = 3) -> str:
     """A number for the text: 117.39, 0.00515, 3.2 × 10⁻²⁵."""
-    if value is None or not np.isfinite(value):
-        return "—"
-    if value == 0:
-        return "0"
-    exponent = int(np.floor(np.log10(abs(value))))
-    if -3 <= exponent <= 4:
-        return f"{value:.{max(0, digits - 1 - exponent)}f}" if exponent < digits else f"{value:.0f}"
-    mantissa = value / 10**exponent
-    return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+    plain, mantissa, exponent = _scientific(value, digits)
+    if plain is not None:
+        return plain
+    return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -123,12 +118,20 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def latex_number(value: float | None, digits: int = 3) -> str:
     """The same number for st.latex."""
+    plain, mantissa, exponent = _scientific(value, digits)
+    if plain is not None:
+        return r"\text{—}" if plain == "—" else plain
+    return rf"{mantissa} \times 10^{{{exponent}}}"
+
+
+def _scientific(value: float | None, digits: int) -> tuple[str | None, str, int]:
+    """(plain text, or None) and else (mantissa text, exponent) for ``value``."""
     if value is None or not np.isfinite(value):
-        return r"\text{—}"
+        return "—", "", 0
     if value == 0:
-        return "0"
+        return "0", "", 0
     exponent = int(np.floor(np.log10(abs(value))))
     if -3 <= exponent <= 4:
-        return f"{value:.{max(0, digits - 1 - exponent)}f}" if exponent < digits else f"{value:.0f}"
-    mantissa = value / 10**exponent
-    return rf"{mantissa:.{digits - 1}f} \times 10^{{{exponent}}}"
+        fixed = max(0, digits - 1 - exponent)
+        return (f"{value:.{fixed}f}" if exponent < digits else f"{value:.0f}"), "", 0
+    return None, f"{value / 10**exponent:.{digits - 1}f}", exponent
