@@ -174,6 +174,34 @@ def hline_parts(
     return shape, label
 
 
+def animate_to(frames: list | None, *, duration_ms: int = 0, **options) -> list:
+    """The ``args`` of a Plotly "animate" control: show ``frames`` (None: play
+    them all) in the browser, moving only the data, never redrawing the axes."""
+    return [
+        frames,
+        {
+            "mode": "immediate",
+            "frame": {"duration": duration_ms, "redraw": False},
+            "transition": {"duration": 0},
+            **options,
+        },
+    ]
+
+
+def after_clipping_bar(names: Sequence[str], values: np.ndarray, colour) -> go.Bar:
+    """Hatched bars, outlined in ``colour`` (one or one per bar): what clipping leaves."""
+    return go.Bar(
+        x=list(names),
+        y=masked(values),
+        name="after clipping",
+        marker={
+            "color": "white",
+            "line": {"color": colour, "width": 3},
+            "pattern": {"shape": "/", "fgcolor": colour},
+        },
+    )
+
+
 def log_axis() -> dict:
     return {"type": "log", "exponentformat": "power", "showexponent": "all"}
 
@@ -517,14 +545,7 @@ def _add_scrub(fig: go.Figure, scrub: Scrub) -> None:
                     {
                         "label": name,
                         "method": "animate",
-                        "args": [
-                            [name],
-                            {
-                                "mode": "immediate",
-                                "frame": {"duration": 0, "redraw": False},
-                                "transition": {"duration": 0},
-                            },
-                        ],
+                        "args": animate_to([name]),
                     }
                     for i, name in enumerate(names)
                 ],
@@ -782,18 +803,7 @@ def clipping_bars_figure(
         )
     )
     if after is not None:
-        fig.add_trace(
-            go.Bar(
-                x=list(names),
-                y=masked(after),
-                name="after clipping",
-                marker={
-                    "color": "white",
-                    "line": {"color": colour, "width": 3},
-                    "pattern": {"shape": "/", "fgcolor": colour},
-                },
-            )
-        )
+        fig.add_trace(after_clipping_bar(names, after, colour))
     fig.update_layout(
         barmode="group",
         xaxis_title="parameter",
@@ -827,18 +837,7 @@ def global_norm_figure(
         )
     )
     if threshold is not None:
-        fig.add_trace(
-            go.Bar(
-                x=list(names),
-                y=masked(scaled),
-                name="after clipping",
-                marker={
-                    "color": "white",
-                    "line": {"color": list(colours), "width": 3},
-                    "pattern": {"shape": "/", "fgcolor": list(colours)},
-                },
-            )
-        )
+        fig.add_trace(after_clipping_bar(names, scaled, list(colours)))
     values = [masked(norms), masked(scaled)]
     if threshold is not None:
         values.append(np.array([threshold]))

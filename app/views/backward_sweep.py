@@ -222,27 +222,12 @@ def _play_pause(duration_ms: int) -> dict:
             {
                 "label": "▶ Play",
                 "method": "animate",
-                "args": [
-                    None,
-                    {
-                        "mode": "immediate",
-                        "fromcurrent": True,
-                        "frame": {"duration": duration_ms, "redraw": False},
-                        "transition": {"duration": 0},
-                    },
-                ],
+                "args": charts.animate_to(None, duration_ms=duration_ms, fromcurrent=True),
             },
             {
                 "label": "❚❚ Pause",
                 "method": "animate",
-                "args": [
-                    [None],
-                    {
-                        "mode": "immediate",
-                        "frame": {"duration": 0, "redraw": False},
-                        "transition": {"duration": 0},
-                    },
-                ],
+                "args": charts.animate_to([None]),
             },
         ],
     }
