@@ -175,6 +175,64 @@ def share_url(settings: Settings) -> str:
     return f"{base}?{query}" if query else (base or "?")
 
 
+SINGLE_UNIT_FIELDS = (
+    "input_weight",
+    "recurrent_weight",
+    "bias",
+    "gates_by_hand",
+    "gate_input_weight",
+    "gate_recurrent_weight",
+    "gate_bias",
+)
+
+
+def _drawn(name: str, cells: tuple[str, ...], hidden_size: int) -> bool:
+    """Whether the widget of field ``name`` is drawn for these cells and H; a
+    field whose widget is not drawn keeps its last value."""
+    if name == "focus":
+        return len(cells) > 1
+    if name == "reset_after":
+        return "gru" in cells
+    if name == "forget_bias":
+        return "lstm" in cells
+    if name in SINGLE_UNIT_FIELDS:
+        return hidden_size == 1
+    if name in ("init", "spectral_radius"):
+        return hidden_size > 1
+    return True
+
+
+def expected() -> Settings:
+    """The Settings the sidebar's widgets hold at the start of this run, read
+    from Session State before any widget is drawn.
+
+    The page draws its charts first and the sidebar last, because the browser
+    draws what reaches it first, first: a chart sent after some 35 widgets
+    reaches the screen about 70 ms later. ``render`` returns what the widgets
+    really gave; ``streamlit_app`` draws the page again in the rare case that
+    differs (a cell of W_hh edited by hand)."""
+    previous = start_session()
+    state = st.session_state
+    cells = tuple(state.get("cells") or previous.cells)
+    hidden_size = state.get("hidden_size", previous.hidden_size)
+    chosen: dict[str, Any] = {"cells": cells}
+    for name in widget_values(previous):
+        field = FIELD_BY_NAME.get(name)
+        if field is None or name == "cells" or name not in state:
+            continue
+        if _drawn(name, cells, hidden_size):
+            chosen[name] = state[name]
+    if not _drawn("focus", cells, hidden_size) or chosen.get("focus") not in cells:
+        chosen["focus"] = cells[0]
+    for name in ("truncation", "clip"):
+        if not state.get(name + "_on", False):
+            chosen[name] = None
+    if previous.spectral_radius is None:
+        chosen.pop("spectral_radius", None)
+    chosen["theme"] = chosen.get("theme") or previous.theme
+    return collect(previous, chosen, quiet=True)
+
+
 # ---- callbacks (run before the script, so they may set any widget's state) ---------
 
 
@@ -393,7 +451,7 @@ def render() -> Settings:
         )
         or previous.cells
     )
-    if len(chosen["cells"]) > 1:
+    if _drawn("focus", chosen["cells"], 0):
         if state.get("focus") not in chosen["cells"]:
             state["focus"] = chosen["cells"][0]
         chosen["focus"] = bar.selectbox(
@@ -412,7 +470,7 @@ def render() -> Settings:
         help="A second copy of each cell reads the sequence from last to first; the "
         "output at each step sees both. A Jordan network cannot be bidirectional.",
     )
-    if "gru" in chosen["cells"]:
+    if _drawn("reset_after", chosen["cells"], 0):
         chosen["reset_after"] = bar.radio(
             "GRU: where the reset gate applies",
             [False, True],
@@ -440,7 +498,7 @@ def render() -> Settings:
             f"H = {uploaded.hidden_size} comes from the uploaded weights "
             "(forget them under “Bring your own weights” to choose H)."
         )
-    if chosen["hidden_size"] == 1:
+    if _drawn("recurrent_weight", chosen["cells"], chosen["hidden_size"]):
         _single_unit_controls(bar, chosen)
     else:
         _matrix_controls(bar, chosen, previous, drawn)
@@ -452,7 +510,7 @@ def render() -> Settings:
         help="The non-linearity of the hidden state (gates always use the sigmoid). "
         "Its slope multiplies the gradient at every step: tanh′ ≤ 1, sigmoid′ ≤ ¼.",
     )
-    if "lstm" in chosen["cells"]:
+    if _drawn("forget_bias", chosen["cells"], 0):
         chosen["forget_bias"] = bar.slider(
             "LSTM forget-gate bias",
             -5.0,
@@ -703,14 +761,16 @@ def _matrix_grid(bar, chosen: dict, previous: Settings) -> None:
         )
 
 
-def collect(previous: Settings, chosen: dict[str, Any]) -> Settings:
+def collect(previous: Settings, chosen: dict[str, Any], *, quiet: bool = False) -> Settings:
     """Settings from the widgets' values; a value that is not allowed keeps the
-    previous one and says so."""
+    previous one and says so (unless ``quiet``)."""
     values = {}
     for name, value in chosen.items():
         try:
             values[name] = check_value(FIELD_BY_NAME[name], value)
         except ValueError:
+            if quiet:
+                continue
             st.sidebar.warning(
                 f"{FIELD_BY_NAME[name].label}: {value!r} is not allowed; kept "
                 f"{_shown(getattr(previous, name))}."
@@ -718,5 +778,6 @@ def collect(previous: Settings, chosen: dict[str, Any]) -> Settings:
     try:
         return previous.replace(**values)
     except ValueError as error:  # pragma: no cover - each value was checked above
-        st.sidebar.warning(str(error))
+        if not quiet:
+            st.sidebar.warning(str(error))
         return previous

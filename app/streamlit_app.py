@@ -30,6 +30,8 @@ from app.views.common import Runs  # noqa: E402
 LOG = logging.getLogger("gradient_flow_lab")
 VIEWS = {title: view.render for title, view in figures.views().items()}
 VIEW_KEY = "view"
+REDRAWN_KEY = "_redrawn_for"
+REDRAW_COUNT_KEY = "_redraws"  # how often the prediction missed: tests read it
 
 
 def main() -> None:
@@ -39,20 +41,31 @@ def main() -> None:
         layout="wide",
         initial_sidebar_state="expanded",
     )
-    # less empty space above the first chart: a projector has 800 px of height
-    st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
-    settings = sidebar.render()
-    css = page_css(settings)
-    if css:
-        st.html(css)
-    for text in sidebar.pop_notices():
-        st.warning(text)
-    preset = matching_preset(settings)
-    if preset is not None:
-        st.info(f"**{preset}.** {PRESETS[preset].look_at}")
+    # The charts are sent before the notices above them and before the sidebar:
+    # the browser draws what reaches it first, first (``sidebar.expected``).
+    settings = sidebar.expected()
+    top = st.container()
     runs = Runs(settings)
-    report_runs(settings, runs)
-    data_downloads(settings, runs)
+    draw_views(settings, runs)
+    with top:
+        # less empty space above the first chart: a projector has 800 px of height
+        st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
+        css = page_css(settings)
+        if css:
+            st.html(css)
+        for text in sidebar.pop_notices():
+            st.warning(text)
+        preset = matching_preset(settings)
+        if preset is not None:
+            st.info(f"**{preset}.** {PRESETS[preset].look_at}")
+        report_runs(settings, runs)
+    drawn = sidebar.render()
+    data_downloads(drawn, runs)
+    redraw_if_unexpected(settings, drawn)
+
+
+def draw_views(settings: Settings, runs: Runs) -> None:
+    """The tabs; only the open one is drawn."""
     tabs = st.tabs(list(VIEWS), key=VIEW_KEY, on_change="rerun")
     for tab, (title, render) in zip(tabs, VIEWS.items(), strict=True):
         if tab.open is False:
@@ -66,6 +79,21 @@ def main() -> None:
                     f"The “{title}” view could not be drawn for these settings. "
                     "The other tabs still work; try changing a setting."
                 )
+
+
+def redraw_if_unexpected(expected: Settings, drawn: Settings) -> None:
+    """Draw the page again when the widgets gave other Settings than
+    ``sidebar.expected`` read (an edited cell of W_hh); once per Settings, so
+    that a mistaken prediction cannot loop."""
+    state = st.session_state
+    if drawn == expected:
+        state.pop(REDRAWN_KEY, None)
+        return
+    state[REDRAW_COUNT_KEY] = state.get(REDRAW_COUNT_KEY, 0) + 1
+    if state.get(REDRAWN_KEY) != drawn:
+        state[REDRAWN_KEY] = drawn
+        st.rerun()
+    LOG.warning("the page shows %r, the sidebar holds %r", expected, drawn)
 
 
 def data_downloads(settings: Settings, runs: Runs) -> None:

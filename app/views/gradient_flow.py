@@ -121,7 +121,7 @@ def render(settings: Settings, runs: Runs) -> None:
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
         slot = st.empty()
-        download_row("gradient_flow", settings, static)
+        buttons = st.container()  # filled after the chart, which is sent first
         status = st.empty()
     specs = {kind: cached.knob_free(runs.spec(kind)) for kind, _ in finished}
     values = scrub_values(runs.spec(finished[0][0]))
@@ -138,6 +138,8 @@ def render(settings: Settings, runs: Runs) -> None:
         with slot:
             chart_key = "gradient_flow_preview" if scrub_wanted else "gradient_flow"
             chart(static(), chart_key, settings, downloads=False)
+    with buttons:
+        download_row("gradient_flow", settings, static)
     with right:
         _explain(settings, runs, finished, scrub_wanted, seconds)
     _heatmap(settings, runs)
