@@ -238,7 +238,7 @@ def targets(args, parser) -> list[tuple[Settings, Path, str]]:
             )
         return [(PRESETS[name].settings, args.out, name)]
     if args.link is not None:
-        from app.sidebar import link_notice
+        from app.session import link_notice
 
         params = link_params(args.link)
         settings, ignored = Settings.from_query(params)

@@ -1,30 +1,28 @@
-"""The sidebar: presets and every control. Returns the chosen ``Settings``.
+"""The sidebar: presets and every control. ``render`` draws them and returns
+the chosen ``Settings``.
 
 Each widget has a stable key and is initialised from the current Settings
 through Session State (never through its ``value=`` argument), so presets
-and links can set every control. Streamlit forgets the state of a widget
-that was not drawn in a run (the single-unit sliders when H > 1), so each
-run first restores the missing keys from the last Settings.
+and links can set every control; ``app.session`` keeps that state. The
+callbacks here run before the script, so they may set any widget's state.
 """
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import cached, upload
+from app import cached, session, upload, weights_panel
 from app.compute import GATE_BLOCKS, cell_spec, spectral_radius
 from app.presets import PRESETS, matching_preset
 from app.state import (
     CELL_KINDS,
     CELL_NAMES,
     DISPLAY_FIELDS,
-    FIELD_BY_KEY,
     FIELD_BY_NAME,
     MAX_GRID_SIZE,
     THEMES,
@@ -32,14 +30,8 @@ from app.state import (
     check_value,
 )
 
-SETTINGS_KEY = "_settings"
-NOTICE_KEY = "_notices"
 PRESET_KEY = "preset"
 MATRIX_EDITOR_PREFIX = "recurrent_matrix_editor_"
-UPLOADER_PREFIX = "weights_file_"  # + a counter: a new key empties the uploader
-UPLOADER_COUNT_KEY = "_weights_file_count"
-UPLOAD_ERROR_KEY = "_weights_error"
-NOT_HELD = "the uploaded weights are not on this server; upload the file again"
 THEME_NAMES = {"light": "Light", "dark": "Dark"}
 
 INIT_NAMES = {
@@ -66,171 +58,6 @@ LOSS_NAMES = {
     "bce": "Binary cross-entropy",
     "cross_entropy": "Cross-entropy (2 classes)",
 }
-# Values the off-able sliders show while their toggle is off.
-FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0}
-
-
-# ---- Session State ↔ Settings ------------------------------------------------------
-
-
-def widget_values(settings: Settings) -> dict[str, Any]:
-    """Every sidebar widget's key → the value it shows for ``settings``."""
-    values: dict[str, Any] = {
-        f.name: getattr(settings, f.name)
-        for f in FIELD_BY_NAME.values()
-        if f.kind not in ("matrix", "digest")
-    }
-    values["cells"] = list(settings.cells)
-    for name in ("truncation", "clip"):
-        value = getattr(settings, name)
-        values[name + "_on"] = value is not None
-        values[name] = FALLBACK[name] if value is None else value
-    values["spectral_radius"] = settings.spectral_radius or FALLBACK["spectral_radius"]
-    return values
-
-
-def load_widgets(settings: Settings, *, only_missing: bool) -> None:
-    state = st.session_state
-    for key, value in widget_values(settings).items():
-        if not only_missing or key not in state:
-            state[key] = value
-
-
-def start_session() -> Settings:
-    """The Settings this run starts from: the link's on a new session, else the last."""
-    state = st.session_state
-    if SETTINGS_KEY not in state:
-        settings, ignored = Settings.from_query(st.query_params.to_dict())
-        settings = fit_upload(settings)
-        state[SETTINGS_KEY] = settings
-        if ignored:
-            _notice(link_notice(ignored, st.query_params.to_dict()))
-        load_widgets(settings, only_missing=False)
-    else:
-        settings = state[SETTINGS_KEY]
-        if settings.weights is not None and upload.recall(settings.weights) is None:
-            # the process let them go (it keeps the last few uploads)
-            settings = settings.replace(weights=None)
-            state[SETTINGS_KEY] = settings
-            _notice(f"Back to weights drawn from the seed: {NOT_HELD}.")
-        load_widgets(settings, only_missing=True)
-    return state[SETTINGS_KEY]
-
-
-def fit_upload(settings: Settings) -> Settings:
-    """``settings`` with H set by the uploaded weights, when there are some."""
-    weights = upload.recall(settings.weights)
-    if weights is None or settings.hidden_size == weights.hidden_size:
-        return settings
-    return settings.replace(hidden_size=weights.hidden_size)
-
-
-def link_notice(ignored: list[str], params: dict) -> str:
-    parts = []
-    for key in ignored:
-        field = FIELD_BY_KEY.get(key)
-        raw = params.get(key, "")
-        if field is None:
-            parts.append(f"“{key}” (not a setting)")
-        elif field.kind == "digest":
-            parts.append(f"“{key}={raw}” ({NOT_HELD}; weights drawn from the seed instead)")
-        else:
-            parts.append(f"“{key}={raw}” ({field.label}, kept at {_shown(field.default)})")
-    return (
-        "Some of the link's values could not be used and were left at their "
-        "defaults: " + "; ".join(parts) + "."
-    )
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "off"
-    if isinstance(value, tuple):
-        return ", ".join(value)
-    return str(value)
-
-
-def _notice(text: str) -> None:
-    st.session_state.setdefault(NOTICE_KEY, []).append(text)
-
-
-def pop_notices() -> list[str]:
-    return st.session_state.pop(NOTICE_KEY, [])
-
-
-def sync_link(settings: Settings) -> None:
-    """Write ``settings`` to the URL when it differs (only non-default fields)."""
-    query = settings.to_query()
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
-
-
-def share_url(settings: Settings) -> str:
-    """The page's full address with ``settings``' link (the page address is
-    unknown outside a browser: then the query alone, from "?")."""
-    base = st.context.url or ""
-    if base and not urlsplit(base).path:  # http://host:port → http://host:port/
-        base += "/"
-    query = urlencode(settings.to_query(), safe=",;")
-    return f"{base}?{query}" if query else (base or "?")
-
-
-SINGLE_UNIT_FIELDS = (
-    "input_weight",
-    "recurrent_weight",
-    "bias",
-    "gates_by_hand",
-    "gate_input_weight",
-    "gate_recurrent_weight",
-    "gate_bias",
-)
-
-
-def _drawn(name: str, cells: tuple[str, ...], hidden_size: int) -> bool:
-    """Whether the widget of field ``name`` is drawn for these cells and H; a
-    field whose widget is not drawn keeps its last value."""
-    if name == "focus":
-        return len(cells) > 1
-    if name == "reset_after":
-        return "gru" in cells
-    if name == "forget_bias":
-        return "lstm" in cells
-    if name in SINGLE_UNIT_FIELDS:
-        return hidden_size == 1
-    if name in ("init", "spectral_radius"):
-        return hidden_size > 1
-    return True
-
-
-def expected() -> Settings:
-    """The Settings the sidebar's widgets hold at the start of this run, read
-    from Session State before any widget is drawn.
-
-    The page draws its charts first and the sidebar last, because the browser
-    draws what reaches it first, first: a chart sent after some 35 widgets
-    reaches the screen about 70 ms later. ``render`` returns what the widgets
-    really gave; ``streamlit_app`` draws the page again in the rare case that
-    differs (a cell of W_hh edited by hand)."""
-    previous = start_session()
-    state = st.session_state
-    cells = tuple(state.get("cells") or previous.cells)
-    hidden_size = state.get("hidden_size", previous.hidden_size)
-    chosen: dict[str, Any] = {"cells": cells}
-    for name in widget_values(previous):
-        field = FIELD_BY_NAME.get(name)
-        if field is None or name == "cells" or name not in state:
-            continue
-        if _drawn(name, cells, hidden_size):
-            chosen[name] = state[name]
-    if not _drawn("focus", cells, hidden_size) or chosen.get("focus") not in cells:
-        chosen["focus"] = cells[0]
-    for name in ("truncation", "clip"):
-        if not state.get(name + "_on", False):
-            chosen[name] = None
-    if previous.spectral_radius is None:
-        chosen.pop("spectral_radius", None)
-    chosen["theme"] = chosen.get("theme") or previous.theme
-    return collect(previous, chosen, quiet=True)
 
 
 # ---- callbacks (run before the script, so they may set any widget's state) ---------
@@ -239,122 +66,25 @@ def expected() -> Settings:
 def _apply_preset() -> None:
     name = st.session_state.get(PRESET_KEY)
     if name in PRESETS:
-        previous = st.session_state[SETTINGS_KEY]
+        previous = st.session_state[session.SETTINGS_KEY]
         display = {n: getattr(previous, n) for n in DISPLAY_FIELDS}
         settings = PRESETS[name].settings.replace(**display)
-        st.session_state[SETTINGS_KEY] = settings
-        load_widgets(settings, only_missing=False)
+        st.session_state[session.SETTINGS_KEY] = settings
+        session.load_widgets(settings, only_missing=False)
         if previous.weights is not None:
-            _clear_uploader()
-            _notice(
+            weights_panel.clear_uploader()
+            session.notice(
                 "The preset draws its weights from the seed: the uploaded weights are "
                 "no longer used (upload the file again to use them)."
             )
 
 
-# ---- uploaded weights ---------------------------------------------------------------
-
-
-def _uploader_key() -> str:
-    return UPLOADER_PREFIX + str(st.session_state.get(UPLOADER_COUNT_KEY, 0))
-
-
-def _clear_uploader() -> None:
-    state = st.session_state
-    state[UPLOADER_COUNT_KEY] = state.get(UPLOADER_COUNT_KEY, 0) + 1
-    state.pop(UPLOAD_ERROR_KEY, None)
-
-
-def _weights_uploaded(key: str) -> None:
-    """Read the file just given; on success the settings follow the upload (its
-    kind shown and in focus, its H and direction(s)); on refusal nothing changes."""
-    state = st.session_state
-    file = state.get(key)
-    state.pop(UPLOAD_ERROR_KEY, None)
-    if file is None:  # the file was removed from the uploader
-        _forget_weights()
-        return
-    try:
-        if file.size > upload.MAX_BYTES:  # refused before reading it
-            raise ValueError(
-                f"the file is {file.size / 2**20:.1f} MB; the limit is "
-                f"{upload.MAX_BYTES // 2**20} MB"
-            )
-        weights = upload.read_weights(file.getvalue())
-    except ValueError as error:
-        state[UPLOAD_ERROR_KEY] = f"“{file.name}” was not used: {error}. Nothing else changed."
-        return
-    upload.remember(weights)
-    previous = state[SETTINGS_KEY]
-    settings = previous.replace(
-        weights=weights.digest,
-        cells=(*previous.cells, weights.kind),
-        focus=weights.kind,
-        hidden_size=weights.hidden_size,
-        bidirectional=weights.bidirectional,
-        reset_after=True if weights.kind == "gru" else previous.reset_after,
-        spectral_radius=None,
-        recurrent_matrix=None,
-    )
-    state[SETTINGS_KEY] = settings
-    load_widgets(settings, only_missing=False)
-
-
-def _forget_weights() -> None:
-    state = st.session_state
-    settings = state[SETTINGS_KEY]
-    if settings.weights is not None:
-        state[SETTINGS_KEY] = settings.replace(weights=None)
-    _clear_uploader()
-
-
-def _weights_controls(bar, previous: Settings) -> None:
-    state = st.session_state
-    weights = upload.recall(previous.weights)
-    error = state.get(UPLOAD_ERROR_KEY)
-    with bar.expander("Bring your own weights", expanded=bool(error) or weights is not None):
-        st.file_uploader(
-            "A PyTorch RNN, GRU or LSTM layer (.npz)",
-            type=["npz"],
-            key=_uploader_key(),
-            on_change=_weights_uploaded,
-            args=(_uploader_key(),),
-            help="One layer's state_dict saved with numpy.savez, each name without "
-            "“_l0”: weight_ih (G·H, D), weight_hh (G·H, H), bias_ih, bias_hh, and the "
-            "same with _reverse if bidirectional. At most 5 MB; plain float arrays "
-            "only. The README shows the three lines that write it.",
-        )
-        if error:
-            st.error(error)
-        if weights is None:
-            st.caption(
-                "The cell of the file's kind then runs your weights; the readout and "
-                "the input signal are still drawn from the seed."
-            )
-            return
-        st.caption(
-            f"Using the uploaded {weights.describe()} H is the file's (the H slider "
-            "follows it). The readout and the inputs are drawn from the seed; the "
-            "initialisation, forget-gate bias and single-unit weights apply to the "
-            "other cells only; the spectral-radius slider and a typed W_hh still act "
-            "on its W_hh."
-            + (" It runs as PyTorch's GRU: reset gate after W_hn." if weights.kind == "gru" else "")
-            + ("" if weights.kind in previous.cells else " Its kind is not among the cells shown.")
-        )
-        st.button(
-            "Forget uploaded weights",
-            key="weights_forget",
-            on_click=_forget_weights,
-            help="Go back to weights drawn from the seed (H stays as it is).",
-        )
-
-
 def _check_cells() -> None:
     state = st.session_state
     if not state.get("cells"):
-        previous = state[SETTINGS_KEY].cells
+        previous = state[session.SETTINGS_KEY].cells
         state["cells"] = list(previous)
-        _notice(
+        session.notice(
             "Choose at least one cell to show; kept "
             + ", ".join(CELL_NAMES[c] for c in previous)
             + "."
@@ -362,15 +92,15 @@ def _check_cells() -> None:
 
 
 def _radius_moved() -> None:
-    settings = st.session_state[SETTINGS_KEY]
-    st.session_state[SETTINGS_KEY] = settings.replace(
+    settings = st.session_state[session.SETTINGS_KEY]
+    st.session_state[session.SETTINGS_KEY] = settings.replace(
         spectral_radius=st.session_state["spectral_radius"], recurrent_matrix=None
     )
 
 
 def _radius_as_drawn() -> None:
-    settings = st.session_state[SETTINGS_KEY]
-    st.session_state[SETTINGS_KEY] = settings.replace(spectral_radius=None)
+    settings = st.session_state[session.SETTINGS_KEY]
+    st.session_state[session.SETTINGS_KEY] = settings.replace(spectral_radius=None)
 
 
 def _show_drawn_radius(previous: Settings) -> float | None:
@@ -391,8 +121,8 @@ def _show_drawn_radius(previous: Settings) -> float | None:
 
 
 def _forget_matrix() -> None:
-    settings = st.session_state[SETTINGS_KEY]
-    st.session_state[SETTINGS_KEY] = settings.replace(recurrent_matrix=None)
+    settings = st.session_state[session.SETTINGS_KEY]
+    st.session_state[session.SETTINGS_KEY] = settings.replace(recurrent_matrix=None)
 
 
 # ---- drawing ----------------------------------------------------------------------------
@@ -400,7 +130,7 @@ def _forget_matrix() -> None:
 
 def render() -> Settings:
     """Draw the sidebar; return the Settings its controls now hold."""
-    previous = start_session()
+    previous = session.start_session()
     state = st.session_state
     state[PRESET_KEY] = matching_preset(previous)
     drawn = _show_drawn_radius(previous) if previous.spectral_radius is None else None
@@ -451,7 +181,7 @@ def render() -> Settings:
         )
         or previous.cells
     )
-    if _drawn("focus", chosen["cells"], 0):
+    if session.drawn("focus", chosen["cells"], 0):
         if state.get("focus") not in chosen["cells"]:
             state["focus"] = chosen["cells"][0]
         chosen["focus"] = bar.selectbox(
@@ -470,7 +200,7 @@ def render() -> Settings:
         help="A second copy of each cell reads the sequence from last to first; the "
         "output at each step sees both. A Jordan network cannot be bidirectional.",
     )
-    if _drawn("reset_after", chosen["cells"], 0):
+    if session.drawn("reset_after", chosen["cells"], 0):
         chosen["reset_after"] = bar.radio(
             "GRU: where the reset gate applies",
             [False, True],
@@ -498,7 +228,7 @@ def render() -> Settings:
             f"H = {uploaded.hidden_size} comes from the uploaded weights "
             "(forget them under “Bring your own weights” to choose H)."
         )
-    if _drawn("recurrent_weight", chosen["cells"], chosen["hidden_size"]):
+    if session.drawn("recurrent_weight", chosen["cells"], chosen["hidden_size"]):
         _single_unit_controls(bar, chosen)
     else:
         _matrix_controls(bar, chosen, previous, drawn)
@@ -510,7 +240,7 @@ def render() -> Settings:
         help="The non-linearity of the hidden state (gates always use the sigmoid). "
         "Its slope multiplies the gradient at every step: tanh′ ≤ 1, sigmoid′ ≤ ¼.",
     )
-    if _drawn("forget_bias", chosen["cells"], 0):
+    if session.drawn("forget_bias", chosen["cells"], 0):
         chosen["forget_bias"] = bar.slider(
             "LSTM forget-gate bias",
             -5.0,
@@ -585,14 +315,14 @@ def render() -> Settings:
         help="Draws the weights and the noise. The same seed gives the same run.",
     )
 
-    _weights_controls(bar, previous)
+    weights_panel.controls(bar, previous)
 
     grid_slot = chosen.pop("_grid_slot", None)
     if grid_slot is not None:
         _matrix_grid(grid_slot, chosen, previous)
-    settings = collect(previous, chosen)
-    state[SETTINGS_KEY] = settings
-    sync_link(settings)
+    settings = session.collect(previous, chosen)
+    state[session.SETTINGS_KEY] = settings
+    session.sync_link(settings)
     _link_controls(bar, settings)
     return settings
 
@@ -603,7 +333,7 @@ def _link_controls(bar, settings: Settings) -> None:
         "Link to exactly these charts (every setting and the seed): copy it with "
         "the button at its right, or from the address bar."
     )
-    bar.code(share_url(settings), language=None, wrap_lines=True)
+    bar.code(session.share_url(settings), language=None, wrap_lines=True)
 
 
 def _optional_number(bar, name, *, toggle_label, label, help, fmt=None, **limits):
@@ -759,25 +489,3 @@ def _matrix_grid(bar, chosen: dict, previous: Settings) -> None:
             on_click=_forget_matrix,
             help="Go back to the drawn matrix (initialisation and spectral radius).",
         )
-
-
-def collect(previous: Settings, chosen: dict[str, Any], *, quiet: bool = False) -> Settings:
-    """Settings from the widgets' values; a value that is not allowed keeps the
-    previous one and says so (unless ``quiet``)."""
-    values = {}
-    for name, value in chosen.items():
-        try:
-            values[name] = check_value(FIELD_BY_NAME[name], value)
-        except ValueError:
-            if quiet:
-                continue
-            st.sidebar.warning(
-                f"{FIELD_BY_NAME[name].label}: {value!r} is not allowed; kept "
-                f"{_shown(getattr(previous, name))}."
-            )
-    try:
-        return previous.replace(**values)
-    except ValueError as error:  # pragma: no cover - each value was checked above
-        if not quiet:
-            st.sidebar.warning(str(error))
-        return previous

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from app import figures, sidebar, tidy  # noqa: E402
+from app import figures, session, sidebar, tidy  # noqa: E402
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
 from app.style import page_css  # noqa: E402
@@ -42,8 +42,8 @@ def main() -> None:
         initial_sidebar_state="expanded",
     )
     # The charts are sent before the notices above them and before the sidebar:
-    # the browser draws what reaches it first, first (``sidebar.expected``).
-    settings = sidebar.expected()
+    # the browser draws what reaches it first, first (``session.expected``).
+    settings = session.expected()
     top = st.container()
     runs = Runs(settings)
     draw_views(settings, runs)
@@ -53,7 +53,7 @@ def main() -> None:
         css = page_css(settings)
         if css:
             st.html(css)
-        for text in sidebar.pop_notices():
+        for text in session.pop_notices():
             st.warning(text)
         preset = matching_preset(settings)
         if preset is not None:
@@ -83,7 +83,7 @@ def draw_views(settings: Settings, runs: Runs) -> None:
 
 def redraw_if_unexpected(expected: Settings, drawn: Settings) -> None:
     """Draw the page again when the widgets gave other Settings than
-    ``sidebar.expected`` read (an edited cell of W_hh); once per Settings, so
+    ``session.expected`` read (an edited cell of W_hh); once per Settings, so
     that a mistaken prediction cannot loop."""
     state = st.session_state
     if drawn == expected:

@@ -21,7 +21,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from app.charts import AssembledFigure
+from app.flow_chart import AssembledFigure
 from app.state import Settings
 
 # ---- the two palettes -----------------------------------------------------------

@@ -319,7 +319,7 @@ def redraws(at: AppTest) -> int:
 
 
 def test_charts_are_drawn_from_the_widgets_before_the_sidebar_is():
-    """The page draws its charts from ``sidebar.expected`` before the sidebar
+    """The page draws its charts from ``session.expected`` before the sidebar
     exists; every kind of control must give the Settings the sidebar then
     returns, with no second run to correct it."""
     at = fresh()

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
-from app import charts, compute  # noqa: E402
+from app import charts, compute, flow_chart  # noqa: E402
 from app.compute import GATE_BLOCKS, build_model, cell_spec  # noqa: E402
 from app.state import CELL_KINDS, Settings  # noqa: E402
 
@@ -226,8 +226,12 @@ def test_log_ticks_are_powers_of_ten(low, high, expected):
 def test_scrub_frames_animate_in_the_browser():
     steps = np.arange(5)
     lines = [charts.Line("a", "#000", steps, np.ones(5))]
-    scrub = charts.Scrub("w", np.array([0.9, 1.0, 1.1]), [[np.full(5, v)] for v in (1, 2, 3)], 2)
-    spec = json.loads(plotly.io.to_json(charts.gradient_flow_figure(lines, steps=5, scrub=scrub)))
+    scrub = flow_chart.Scrub(
+        "w", np.array([0.9, 1.0, 1.1]), [[np.full(5, v)] for v in (1, 2, 3)], 2
+    )
+    spec = json.loads(
+        plotly.io.to_json(flow_chart.gradient_flow_figure(lines, steps=5, scrub=scrub))
+    )
     assert [f["name"] for f in spec["frames"]] == ["0.90", "1.00", "1.10"]
     frame_values = [
         np.frombuffer(base64.b64decode(f["data"][0]["y"]["bdata"]), "<f8") for f in spec["frames"]
@@ -239,8 +243,8 @@ def test_scrub_frames_animate_in_the_browser():
     assert slider["steps"][0]["method"] == "animate" and args["mode"] == "immediate"
     assert args["frame"] == {"duration": 0, "redraw": False}
     # the same parts, started elsewhere: only the slider's position changes
-    parts = charts.scrub_parts(scrub)
-    again = charts.gradient_flow_figure(lines, steps=5, scrub=parts, active=0).to_dict()
+    parts = flow_chart.scrub_parts(scrub)
+    again = flow_chart.gradient_flow_figure(lines, steps=5, scrub=parts, active=0).to_dict()
     assert again["layout"]["sliders"][0]["active"] == 0 and again["frames"] == parts.frames
 
 

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 from app import compute, upload  # noqa: E402
 from app.compute import build_model, cell_spec, make_inputs, make_targets  # noqa: E402
 from app.presets import PRESETS  # noqa: E402
-from app.sidebar import fit_upload, link_notice  # noqa: E402
+from app.session import fit_upload, link_notice  # noqa: E402
 from app.state import (  # noqa: E402
     CELL_NAMES,
     DISPLAY_FIELDS,

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from app import charts
+from app import charts, flow_chart, panels
 from app.state import Settings
 from app.style import contrast, page_css, parse_colour, relative_luminance, styled
 from app.views.backward_sweep import SweepLine, sweep_figure
@@ -29,23 +29,25 @@ def _lines() -> list[charts.Line]:
     ]
 
 
-def _scrub() -> charts.Scrub:
+def _scrub() -> flow_chart.Scrub:
     values = np.array([0.8, 0.9, 1.0])
-    return charts.Scrub("w", values, [[DECAY * v, GROWTH * v, DECAY] for v in values], 1)
+    return flow_chart.Scrub("w", values, [[DECAY * v, GROWTH * v, DECAY] for v in values], 1)
 
 
 FIGURES = {
-    "gradient_flow": lambda: charts.gradient_flow_figure(
+    "gradient_flow": lambda: flow_chart.gradient_flow_figure(
         _lines(), steps=T, threshold=1.0, threshold_text="θ", chunk=10
     ),
-    "gradient_flow_scrub": lambda: charts.gradient_flow_figure(_lines(), steps=T, scrub=_scrub()),
-    "log_heatmap": lambda: charts.log_heatmap_figure(
+    "gradient_flow_scrub": lambda: flow_chart.gradient_flow_figure(
+        _lines(), steps=T, scrub=_scrub()
+    ),
+    "log_heatmap": lambda: panels.log_heatmap_figure(
         np.abs(RNG.standard_normal((4, T))), STEPS, title="heat", colour_title="|g|"
     ),
-    "stacked_heatmaps": lambda: charts.stacked_heatmaps_figure(
+    "stacked_heatmaps": lambda: panels.stacked_heatmaps_figure(
         [
-            charts.Panel("h", RNG.standard_normal((3, T)), diverging=True),
-            charts.Panel("gate", RNG.uniform(size=(3, T)), diverging=False),
+            panels.Panel("h", RNG.standard_normal((3, T)), diverging=True),
+            panels.Panel("gate", RNG.uniform(size=(3, T)), diverging=False),
         ],
         STEPS,
         title="inside",
@@ -56,23 +58,23 @@ FIGURES = {
     "lines_linear": lambda: charts.lines_figure(
         _lines(), title="gates", y_title="mean", y_range=[0, 1]
     ),
-    "eigenvalues": lambda: charts.eigenvalues_figure(
+    "eigenvalues": lambda: panels.eigenvalues_figure(
         {"main": np.array([0.5 + 0.5j, 0.9]), "forget": np.array([0.2])},
         colour=charts.CELL_COLOURS["lstm"],
         title="eig",
         block_names={"main": "candidate", "forget": "forget"},
     ),
-    "clipping_bars": lambda: charts.clipping_bars_figure(
+    "clipping_bars": lambda: panels.clipping_bars_figure(
         ["W_hh", "W_ih"], np.array([3.0, 0.5]), np.array([1.0, 0.2]), colour="#0072B2", title="c"
     ),
-    "global_norm": lambda: charts.global_norm_figure(
+    "global_norm": lambda: panels.global_norm_figure(
         ["Elman RNN", "LSTM"],
         np.array([5.0, 0.5]),
         np.array([1.0, 0.5]),
         [charts.CELL_COLOURS["rnn"], charts.CELL_COLOURS["lstm"]],
         threshold=1.0,
     ),
-    "phase": lambda: charts.phase_figure(
+    "phase": lambda: panels.phase_figure(
         RNG.uniform(-5, 5, size=(6, 4)),
         np.linspace(0, 3, 4),
         np.arange(6),
@@ -323,7 +325,7 @@ def test_frames_and_sliders_survive_styling():
     slider, old = spec["layout"]["sliders"][0], before["layout"]["sliders"][0]
     assert slider["steps"] == old["steps"]
     assert slider["font"] == old["font"]  # the hidden labels stay hidden
-    assert isinstance(styled(fig, BOTH), charts.AssembledFigure)
+    assert isinstance(styled(fig, BOTH), flow_chart.AssembledFigure)
 
 
 def test_a_plain_figure_comes_back_a_plain_figure():

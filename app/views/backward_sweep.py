@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import charts
+from app import charts, flow_chart
 from app.compute import gradient_ratio, norms_over_time, sample_steps
 from app.state import Settings
 from app.views.common import (
@@ -151,7 +151,7 @@ def sweep_figure(
         showlegend=True,
         hovermode="closest",
     )
-    top_margin = 64 + 28 * charts.legend_rows([line.name for line in lines])
+    top_margin = 64 + 28 * flow_chart.legend_rows([line.name for line in lines])
     if steps < 2:
         fig = charts.themed(fig, title=title, height=420 + top_margin)
         return fig.update_layout(legend=charts.LEGEND_ON_TOP, margin={"t": top_margin})
@@ -174,7 +174,7 @@ def sweep_figure(
     ]
     spec["layout"]["sliders"] = [_slider(stops, steps)]
     spec["layout"]["updatemenus"] = [_play_pause(frame_ms(len(stops)))]
-    return charts.AssembledFigure(spec)
+    return flow_chart.AssembledFigure(spec)
 
 
 def _curtain_x(left: float, stop: int) -> list[float]:
@@ -249,7 +249,7 @@ def static_figure(animated: go.Figure) -> go.Figure:
     if "sliders" in spec["layout"]:
         layout["margin"] = {**layout["margin"], "b": 70}
         layout["height"] = layout["height"] - (CONTROLS_MARGIN - 70)
-    return charts.AssembledFigure({**spec, "layout": layout})
+    return flow_chart.AssembledFigure({**spec, "layout": layout})
 
 
 def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:

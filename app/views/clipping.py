@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import charts
+from app import panels
 from app.compute import norms_over_time
 from app.state import Settings
 from app.views.common import TEXT_BESIDE, Runs, chart, colour, latex_number, name, sci, text_column
@@ -29,7 +29,7 @@ def global_figure(settings: Settings, finished) -> go.Figure:
     kinds = [k for k, _ in finished]
     norms = np.array([r.trace.grad_norm for _, r in finished])
     scaled = np.array([r.trace.grad_norm * r.trace.clip_scale for _, r in finished])
-    return charts.global_norm_figure(
+    return panels.global_norm_figure(
         [name(k) for k in kinds], norms, scaled, [colour(k) for k in kinds], threshold=settings.clip
     )
 
@@ -51,7 +51,7 @@ def parameters_figure(settings: Settings, runs: Runs) -> go.Figure | None:
     if run.trace is None:
         return None
     names, before, after = _parameter_norms(settings, run.trace)
-    return charts.clipping_bars_figure(
+    return panels.clipping_bars_figure(
         names,
         before,
         after,

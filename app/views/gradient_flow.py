@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import cached, charts
+from app import cached, charts, flow_chart, panels
 from app.compute import (
     GATE_BLOCKS,
     estimated_seconds,
@@ -67,7 +67,7 @@ class _Kept:
 
 
 _SWEEPS = _Kept(24)  # knob-free CellSpec → its frames' norms (see _sweep)
-_FRAMES = _Kept(24)  # (knob-free specs, lines, T) → charts.ScrubParts
+_FRAMES = _Kept(24)  # (knob-free specs, lines, T) → flow_chart.ScrubParts
 
 
 def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
@@ -76,7 +76,7 @@ def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
     out = {}
     flow = flow_parts(settings, runs)
     if flow is not None:
-        out["gradient_flow"] = charts.gradient_flow_figure(flow.lines, **flow.figure_args)
+        out["gradient_flow"] = flow_chart.gradient_flow_figure(flow.lines, **flow.figure_args)
     heatmap = heatmap_figure(settings, runs)
     if heatmap is not None:
         out["gradient_heatmap"] = heatmap
@@ -116,7 +116,7 @@ def render(settings: Settings, runs: Runs) -> None:
     T = settings.steps
 
     def static() -> go.Figure:  # what is exported; built only when drawn or downloaded
-        return charts.gradient_flow_figure(lines, **figure_args)
+        return flow_chart.gradient_flow_figure(lines, **figure_args)
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
@@ -132,7 +132,7 @@ def render(settings: Settings, runs: Runs) -> None:
     if ready:
         scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
         with slot:
-            fig = charts.gradient_flow_figure(lines, **scrub, **figure_args)
+            fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
             chart(fig, "gradient_flow", settings, downloads=False)
     else:  # drawn now; redrawn with the slider's frames once they are computed
         with slot:
@@ -156,7 +156,7 @@ def render(settings: Settings, runs: Runs) -> None:
         status.empty()
         scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
         with slot:
-            fig = charts.gradient_flow_figure(lines, **scrub, **figure_args)
+            fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
             chart(fig, "gradient_flow", settings, downloads=False)
 
 
@@ -243,13 +243,13 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
     key = (tuple(specs.values()), tuple(sources), settings.steps)
     parts = _FRAMES.get(key)
     if parts is None:
-        parts = charts.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
+        parts = flow_chart.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
         _FRAMES.put(key, parts)
     current = _current_knob(settings, runs, first_kind)
     return {"scrub": parts, "active": int(np.argmin(np.abs(values - current)))}
 
 
-def _frames(settings, runs, sweeps, sources, steps, values) -> charts.Scrub:
+def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
     first_kind = next(iter(sweeps))
     index = {"h": 0, "rev": 1, "c": 2}
     per_line = []
@@ -269,7 +269,7 @@ def _frames(settings, runs, sweeps, sources, steps, values) -> charts.Scrub:
     drawn = steps if steps.size <= FRAME_STEPS else sample_steps(settings.steps, FRAME_STEPS)
     frames = [[rows[v][drawn] for rows in per_line] for v in range(len(values))]
     label = "w" if settings.single_unit else "ρ"
-    return charts.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
+    return flow_chart.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
 
 
 def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
@@ -381,7 +381,7 @@ def heatmap_figure(settings: Settings, runs: Runs) -> go.Figure | None:
         return None
     steps = sample_steps(settings.steps, 300)
     grad = np.abs(run.trace.grad_hidden[steps, :MAX_UNITS_DRAWN]).T  # (units, steps)
-    return charts.log_heatmap_figure(
+    return panels.log_heatmap_figure(
         grad,
         steps,
         title=f"{name(kind)}: |∂L/∂h<sub>t</sub>| unit by unit",

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import charts
+from app import charts, panels
 from app.compute import finite_mean, sample_steps
 from app.state import Settings
 from app.views.common import TEXT_BESIDE, Runs, chart, latex_number, name, text_column
@@ -43,20 +43,20 @@ def _rows(settings: Settings, values) -> np.ndarray:
 
 
 def states_figure(settings: Settings, kind: str, trace) -> go.Figure:
-    states = [charts.Panel("hidden state h<sub>t</sub>", _rows(settings, trace.hidden), True)]
+    states = [panels.Panel("hidden state h<sub>t</sub>", _rows(settings, trace.hidden), True)]
     if trace.cell is not None:
-        states.append(charts.Panel("cell state c<sub>t</sub>", _rows(settings, trace.cell), True))
-    return charts.stacked_heatmaps_figure(
+        states.append(panels.Panel("cell state c<sub>t</sub>", _rows(settings, trace.cell), True))
+    return panels.stacked_heatmaps_figure(
         states, sample_steps(settings.steps, 300), title=f"{name(kind)}: its state over time"
     )
 
 
 def gates_figure(settings: Settings, kind: str, trace) -> go.Figure:
     gates = [
-        charts.Panel(GATE_TITLES.get(g, g), _rows(settings, v), g == "candidate")
+        panels.Panel(GATE_TITLES.get(g, g), _rows(settings, v), g == "candidate")
         for g, v in trace.gates.items()
     ]
-    return charts.stacked_heatmaps_figure(
+    return panels.stacked_heatmaps_figure(
         gates,
         sample_steps(settings.steps, 300),
         title=f"{name(kind)}: gate activations (0 = shut, 1 = open)",

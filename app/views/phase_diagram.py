@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import cached, charts
+from app import cached, panels
 from app.compute import PHASE_RADII, PhaseDiagram, phase_lags
 from app.state import Settings
 from app.views.common import TEXT_BESIDE, Runs, chart, name, text_column
@@ -39,7 +39,7 @@ def phase_figure(
         np.stack([c[0] for c in columns], axis=1),
         np.stack([c[1] for c in columns], axis=1),
     )
-    return charts.phase_figure(
+    return panels.phase_figure(
         diagram.log_norm,
         diagram.radii,
         diagram.lags,

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import cached, charts
+from app import cached, charts, panels
 from app.compute import (
     GATE_BLOCKS,
     SENSITIVITY_MAX_T,
@@ -118,7 +118,7 @@ def eigenvalues_figure(runs: Runs) -> go.Figure | None:
         names["main"] = "loop W_out·W_hh"
     elif focus != "rnn":
         names["main"] = "candidate block"
-    return charts.eigenvalues_figure(
+    return panels.eigenvalues_figure(
         eig,
         colour=colour(focus),
         title=f"{name(focus)}: eigenvalues of W<sub>hh</sub>",
@@ -137,7 +137,7 @@ def sensitivity_figure(settings: Settings, runs: Runs) -> go.Figure | None:
     if matrix is None:
         return None
     steps = np.arange(settings.steps)
-    return charts.log_heatmap_figure(
+    return panels.log_heatmap_figure(
         matrix,
         steps,
         title=f"{name(kind)}: how the loss at step t depends on h<sub>s</sub>",

@@ -1,0 +1,232 @@
+"""The gradient-flow chart: ‖∂L/∂h_t‖ over t, one line per cell, and the
+in-chart slider whose frames redraw it in the browser. Drawing only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import plotly.graph_objects as go
+
+from app.charts import (
+    FONT,
+    LEGEND_ON_TOP,
+    OKABE_ITO,
+    Line,
+    animate_to,
+    hline_parts,
+    log_y_axis,
+    masked,
+    themed_layout,
+    typed,
+)
+
+
+@dataclass(frozen=True)
+class Scrub:
+    """Precomputed frames for the in-chart slider.
+
+    label: "w" or "ρ"; values: (V,); lines: V lists of (N,) arrays, one per
+    line of the figure, in the same order; active: the index to start on;
+    steps: (N,) the lines' x when it is not the figure's (fewer steps than
+    the figure draws: a long run's 41 frames stay small).
+    """
+
+    label: str
+    values: np.ndarray
+    lines: list = field(default_factory=list)
+    active: int = 0
+    steps: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ScrubParts:
+    """A Scrub drawn once: its frames and slider as checked plain dicts, and the
+    smallest and largest positive value its lines reach (for the y range).
+
+    Checking 41 frames' arrays is most of a chart's drawing time, and the
+    frames do not change when the setting they sweep moves, so the app keeps
+    these parts and only patches the slider's starting position."""
+
+    frames: list
+    slider: dict
+    extremes: np.ndarray
+
+
+def scrub_parts(scrub: Scrub) -> ScrubParts:
+    fig = go.Figure()
+    _add_scrub(fig, scrub)
+    spec = fig.to_plotly_json()
+    finite = [masked(v) for frame in scrub.lines for v in frame]
+    finite = np.concatenate([v[np.isfinite(v)] for v in finite]) if finite else np.array([])
+    extremes = np.array([finite.min(), finite.max()]) if finite.size else np.array([])
+    return ScrubParts(list(spec["frames"]), spec["layout"]["sliders"][0], extremes)
+
+
+def gradient_flow_figure(
+    lines: Sequence[Line],
+    *,
+    steps: int,
+    threshold: float | None = None,
+    threshold_text: str = "",
+    chunk: int | None = None,
+    scrub: Scrub | ScrubParts | None = None,
+    active: int | None = None,
+    title: str = "How far back the gradient reaches: ‖∂L/∂h<sub>t</sub>‖",
+) -> go.Figure:
+    """‖∂L/∂h_t‖ over t on a log axis, one line per curve; the clipping
+    threshold as a horizontal line, the truncation chunks as vertical lines,
+    and an in-browser slider over ``scrub``'s frames (starting at ``active``).
+
+    Built as one plain specification: without ``scrub`` a ``go.Figure``
+    checked once; with it an ``AssembledFigure`` (its frames were checked
+    when ``scrub_parts`` drew them, its traces are typed arrays)."""
+    if isinstance(scrub, Scrub):
+        active = scrub.active if active is None else active
+        scrub = scrub_parts(scrub)
+    data = []
+    for line in lines:
+        data.append(
+            {
+                "type": "scatter",
+                "x": typed(line.steps, _int_dtype(line.steps)),
+                "y": typed(masked(line.values)),
+                "name": line.name,
+                "mode": "lines",
+                "line": {"color": line.colour, "width": line.width, "dash": line.dash},
+                "hovertemplate": "t = %{x}<br>%{y:.3e}<extra>" + line.name + "</extra>",
+            }
+        )
+    all_values = [masked(line.values) for line in lines]
+    frame_values = [] if scrub is None else [scrub.extremes]
+    shapes, annotations = [], []
+    if threshold is not None:
+        all_values.append(np.array([threshold]))
+        shape, label = hline_parts(
+            threshold,
+            threshold_text or f"clipping threshold θ = {threshold:g}",
+            line={"color": OKABE_ITO["black"], "width": 2, "dash": "dashdot"},
+            log=True,
+        )
+        shapes.append(shape)
+        annotations.append(label)
+    if chunk is not None and chunk < steps:
+        boundaries = np.arange(chunk, steps, chunk) - 0.5
+        if boundaries.size <= 60:
+            shapes += [
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "x0": float(b),
+                    "x1": float(b),
+                    "yref": "y domain",
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": OKABE_ITO["grey"], "width": 2, "dash": "dot"},
+                }
+                for b in boundaries
+            ]
+    layout = {
+        "xaxis": {"title": {"text": "time step t"}, "range": [-0.5, steps - 0.5]},
+        "yaxis": {
+            "title": {"text": "‖∂L/∂h<sub>t</sub>‖ (log scale)"},
+            **log_y_axis(all_values, also=frame_values),
+        },
+        "hovermode": "x unified",
+        "showlegend": True,
+    }
+    if shapes:
+        layout["shapes"] = shapes
+    if annotations:
+        layout["annotations"] = annotations
+    top = 64 + 28 * legend_rows([line.name for line in lines])
+    if scrub is None:
+        layout = themed_layout(
+            layout, title=title, height=420 + top, legend=LEGEND_ON_TOP, margin={"t": top}
+        )
+        return go.Figure({"data": data, "layout": layout})
+    layout = themed_layout(
+        layout, title=title, height=520 + top, legend=LEGEND_ON_TOP, margin={"t": top, "b": 150}
+    )
+    layout["sliders"] = [{**scrub.slider, "active": active or 0}]
+    return AssembledFigure({"data": data, "layout": layout, "frames": scrub.frames})
+
+
+def _int_dtype(values: np.ndarray) -> str:
+    """The smallest of Plotly's integer typed-array dtypes that holds ``values``."""
+    top = int(np.max(np.abs(values))) if len(values) else 0
+    return "i2" if top < 2**15 else "i4"
+
+
+class AssembledFigure(go.Figure):
+    """A figure put together from parts that were each checked when built.
+
+    Plotly re-checks every frame whenever a Figure is made from a dict (about
+    1 ms per frame); ``to_dict`` — what Streamlit and ``to_json`` read —
+    returns the assembled specification as it is; read the figure through it
+    (its ``data``, ``layout`` and ``frames`` attributes stay empty)."""
+
+    def __init__(self, spec: dict) -> None:
+        super().__init__()
+        self._assembled = spec
+
+    def to_dict(self) -> dict:
+        return {**self._assembled, "layout": dict(self._assembled["layout"])}
+
+    def to_plotly_json(self) -> dict:
+        return self.to_dict()
+
+
+def legend_rows(names: Sequence[str], characters_per_row: int = 48) -> int:
+    """About how many rows a horizontal legend of ``names`` takes in a chart
+    about 520 px wide (a 1280 px screen with the sidebar open) at 16 px;
+    tags such as <sub> take no room."""
+    rows, used = 1, 0
+    for label in names:
+        width = len(re.sub(r"<[^>]+>", "", label)) + 6  # the line sample and gap
+        if used and used + width > characters_per_row:
+            rows, used = rows + 1, 0
+        used += width
+    return rows
+
+
+def _add_scrub(fig: go.Figure, scrub: Scrub) -> None:
+    names = [f"{v:.2f}" for v in scrub.values]
+    # every step carries its value, which the read-out above the rail shows;
+    # forty-odd labels under the rail would overlap, so they are drawn transparent
+    indices = list(range(len(scrub.lines[0]))) if scrub.lines else []
+    x = {} if scrub.steps is None else {"x": typed(scrub.steps, _int_dtype(scrub.steps))}
+    fig.frames = [
+        go.Frame(
+            name=name,
+            data=[go.Scatter(y=typed(masked(values)), **x) for values in frame],
+            traces=indices,
+        )
+        for name, frame in zip(names, scrub.lines, strict=True)
+    ]
+    fig.update_layout(
+        sliders=[
+            {
+                "active": scrub.active,
+                "currentvalue": {
+                    "prefix": f"drag to scrub {scrub.label} ({names[0]} … {names[-1]}) = ",
+                    "font": {"size": FONT + 2, "color": "#111"},
+                },
+                "pad": {"t": 80},
+                "len": 1.0,
+                "x": 0.0,
+                "font": {"size": 1, "color": "rgba(0,0,0,0)"},
+                "ticklen": 4,
+                "steps": [
+                    {
+                        "label": name,
+                        "method": "animate",
+                        "args": animate_to([name]),
+                    }
+                    for i, name in enumerate(names)
+                ],
+            }
+        ],
+    )

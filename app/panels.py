@@ -1,0 +1,345 @@
+"""The detail views' figures: heatmaps over time, the eigenvalues of W_hh,
+the clipping bars and the phase diagram. Drawing only: data in, figure out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from app.charts import (
+    DIVERGING,
+    FONT,
+    OKABE_ITO,
+    SEQUENTIAL,
+    after_clipping_bar,
+    labelled_hline,
+    masked,
+    plain_number,
+    power_ticks,
+    set_log_y,
+    themed,
+    themed_layout,
+    typed,
+)
+
+# ---- heatmaps ----------------------------------------------------------------------
+
+
+def log_heatmap_figure(
+    magnitude: np.ndarray,
+    steps: np.ndarray,
+    *,
+    title: str,
+    colour_title: str,
+    y_title: str = "unit",
+    y_values: np.ndarray | None = None,
+    x_title: str = "time step t",
+    height: int = 420,
+    square: bool = False,
+) -> go.Figure:
+    """log10 of a magnitude (rows × steps) as a heatmap, ticks in powers of ten.
+
+    Cells that are 0 or not finite stay blank."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.log10(masked(magnitude))
+    finite = z[np.isfinite(z)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1, 1)
+    low = max(low, high - 40)  # a colour scale over more than 40 decades reads as two colours
+    ticks, labels = power_ticks(low, high, at_most=max(3, height // 90))
+    heatmap = {
+        "type": "heatmap",
+        # float32 logarithms: three digits more than a colour can show, half the bytes
+        "z": typed(z, "f4"),
+        "x": steps,
+        "y": y_values if y_values is not None else np.arange(z.shape[0]),
+        "colorscale": SEQUENTIAL,
+        "zmin": low,
+        "zmax": high,
+        "colorbar": {
+            "title": {"text": colour_title, "font": {"size": FONT}, "side": "right"},
+            "tickvals": ticks,
+            "ticktext": labels,
+            "tickfont": {"size": FONT},
+        },
+        "hovertemplate": "x = %{x}<br>y = %{y}<br>log<sub>10</sub> = %{z:.2f}<extra></extra>",
+    }
+    yaxis = {"title": {"text": y_title}}
+    if y_values is None:  # units: whole numbers only
+        yaxis.update(dtick=max(1, int(np.ceil(z.shape[0] / 8))), tick0=0)
+    if square:
+        yaxis.update(scaleanchor="x", autorange="reversed")
+    layout = {"xaxis": {"title": {"text": x_title}}, "yaxis": yaxis}
+    # one plain specification, checked once (see ``themed``)
+    return go.Figure(
+        {"data": [heatmap], "layout": themed_layout(layout, title=title, height=height)}
+    )
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One heatmap row of a stacked figure: (H, N) values over the steps."""
+
+    name: str
+    values: np.ndarray
+    diverging: bool
+
+
+def stacked_heatmaps_figure(
+    panels: Sequence[Panel], steps: np.ndarray, *, title: str, shared_range: bool = False
+) -> go.Figure:
+    """Heatmaps (unit × step) stacked over a shared time axis; signed values on a
+    diverging scale centred at 0, gates (0 … 1) on a sequential one."""
+    n = len(panels)
+    fig = make_subplots(
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08 if n > 1 else 0.0,
+        subplot_titles=[p.name for p in panels],
+    )
+    for row, panel in enumerate(panels, start=1):
+        values = np.where(np.isfinite(panel.values), panel.values, np.nan)
+        if panel.diverging:
+            finite = np.abs(values[np.isfinite(values)])
+            bound = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+            scale = {"colorscale": DIVERGING, "zmin": -bound, "zmax": bound}
+        else:
+            scale = {"colorscale": SEQUENTIAL, "zmin": 0.0, "zmax": 1.0}
+        top = 1 - (row - 1) / n
+        fig.add_trace(
+            go.Heatmap(
+                z=typed(values),
+                x=steps,
+                y=np.arange(values.shape[0]),
+                colorbar={
+                    "y": top - 0.5 / n,
+                    "len": 0.9 / n,
+                    "tickfont": {"size": FONT},
+                    "thickness": 18,
+                },
+                showscale=not shared_range or row == 1,
+                hovertemplate="t = %{x}<br>unit %{y}<br>%{z:.3g}<extra>" + panel.name + "</extra>",
+                **scale,
+            ),
+            row=row,
+            col=1,
+        )
+        dtick = max(1, int(np.ceil(values.shape[0] / 6)))
+        fig.update_yaxes(title_text="unit", dtick=dtick, tick0=0, row=row, col=1)
+    fig.update_xaxes(title_text="time step t", row=n, col=1)
+    fig = themed(fig, title=title, height=max(320, 230 * n + 60))
+    fig.update_annotations(font_size=FONT + 1)
+    return fig
+
+
+# ---- 3. eigenvalues ----------------------------------------------------------------------
+
+BLOCK_SYMBOLS = {
+    "main": "circle",
+    "input": "triangle-up",
+    "forget": "square",
+    "output": "diamond",
+    "reset": "triangle-down",
+    "update": "cross",
+}
+
+
+def eigenvalues_figure(
+    eigenvalues: dict[str, np.ndarray], *, colour: str, title: str, block_names: dict
+) -> go.Figure:
+    """Eigenvalues in the complex plane, one marker per gate block, with the unit circle."""
+    fig = go.Figure()
+    angle = np.linspace(0, 2 * np.pi, 200)
+    fig.add_trace(
+        go.Scatter(
+            x=np.cos(angle),
+            y=np.sin(angle),
+            mode="lines",
+            name="|λ| = 1",
+            line={"color": OKABE_ITO["grey"], "width": 2, "dash": "dash"},
+            hoverinfo="skip",
+        )
+    )
+    reach = 1.0
+    for block, values in eigenvalues.items():
+        values = np.asarray(values, dtype=complex)
+        values = values[np.isfinite(values)]
+        if values.size:
+            reach = max(reach, float(np.max(np.abs(values))))
+        fig.add_trace(
+            go.Scatter(
+                x=values.real,
+                y=values.imag,
+                mode="markers",
+                name=block_names.get(block, block),
+                marker={
+                    "color": colour,
+                    "size": 12,
+                    "symbol": BLOCK_SYMBOLS.get(block, "circle"),
+                    "line": {"width": 1, "color": "white"},
+                    "opacity": 0.85,
+                },
+                hovertemplate="%{x:.3f} %{y:+.3f}i<extra>"
+                + block_names.get(block, block)
+                + "</extra>",
+            )
+        )
+    bound = 1.1 * reach
+    fig.update_layout(
+        xaxis={"title": {"text": "real part"}, "range": [-bound, bound], "zeroline": True},
+        yaxis={
+            "title": {"text": "imaginary part"},
+            "range": [-bound, bound],
+            "scaleanchor": "x",
+            "zeroline": True,
+        },
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+    )
+    return themed(fig, title=title, height=520)
+
+
+# ---- 4. clipping -----------------------------------------------------------------------------
+
+
+def clipping_bars_figure(
+    names: Sequence[str],
+    before: np.ndarray,
+    after: np.ndarray | None,
+    *,
+    colour: str,
+    title: str,
+) -> go.Figure:
+    """Each parameter's gradient norm before (solid) and after (hatched) clipping;
+    ``after`` None when clipping is off."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=list(names),
+            y=masked(before),
+            name="before clipping" if after is not None else "gradient norm",
+            marker_color=colour,
+        )
+    )
+    if after is not None:
+        fig.add_trace(after_clipping_bar(names, after, colour))
+    fig.update_layout(
+        barmode="group",
+        xaxis_title="parameter",
+        yaxis={"title": {"text": "‖∂L/∂θ‖ (log scale)"}},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
+    set_log_y(fig, [masked(before), masked(after)])
+    fig.update_layout(showlegend=after is not None)
+    return themed(fig, title=title, height=480)
+
+
+def global_norm_figure(
+    names: Sequence[str],
+    norms: np.ndarray,
+    scaled: np.ndarray,
+    colours: Sequence[str],
+    *,
+    threshold: float | None,
+) -> go.Figure:
+    """Each cell's global gradient norm, what clipping leaves of it (when on), and θ."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=list(names),
+            y=masked(norms),
+            name="global norm ‖g‖",
+            marker_color=list(colours),
+            text=[plain_number(v) if np.isfinite(v) and v > 0 else "" for v in norms],
+            textposition="outside",
+            textfont={"size": FONT},
+        )
+    )
+    if threshold is not None:
+        fig.add_trace(after_clipping_bar(names, scaled, list(colours)))
+    values = [masked(norms), masked(scaled)]
+    if threshold is not None:
+        values.append(np.array([threshold]))
+        labelled_hline(
+            fig,
+            threshold,
+            f"θ = {threshold:g}",
+            line={"color": OKABE_ITO["black"], "width": 3, "dash": "dashdot"},
+            log=True,
+            side="right",
+        )
+    fig.update_layout(
+        barmode="group",
+        yaxis={"title": {"text": "global norm (log scale)"}},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
+    set_log_y(fig, values, extra_top=0.5)
+    return themed(fig, title="Global gradient norm against θ", height=480)
+
+
+# ---- 5. phase diagram --------------------------------------------------------------------------
+
+
+def phase_figure(
+    log_norm: np.ndarray,
+    radii: np.ndarray,
+    lags: np.ndarray,
+    overflow: np.ndarray,
+    *,
+    x_title: str,
+    current: float | None,
+    title: str,
+) -> go.Figure:
+    """log10 ‖∂L/∂h_{T−1−k}‖ over the knob (x) and the lag k (y): blue where
+    the gradient vanishes, red where it explodes, crosses where it overflowed."""
+    finite = log_norm[np.isfinite(log_norm)]
+    bound = float(np.max(np.abs(finite))) if finite.size else 1.0
+    bound = min(max(bound, 1.0), 40.0)
+    ticks, labels = power_ticks(-bound, bound)
+    fig = go.Figure(
+        go.Heatmap(
+            z=typed(np.clip(log_norm, -bound, bound)),
+            x=radii,
+            y=lags,
+            colorscale=DIVERGING,
+            zmid=0.0,
+            zmin=-bound,
+            zmax=bound,
+            colorbar={
+                "title": {"text": "‖∂L/∂h‖", "font": {"size": FONT}, "side": "right"},
+                "tickvals": ticks,
+                "ticktext": labels,
+                "tickfont": {"size": FONT},
+            },
+            hovertemplate=x_title
+            + " = %{x}<br>k = %{y}<br>log<sub>10</sub>‖∂L/∂h‖ = %{z:.2f}<extra></extra>",
+        )
+    )
+    rows, cols = np.nonzero(overflow)
+    if rows.size:
+        fig.add_trace(
+            go.Scatter(
+                x=radii[cols],
+                y=lags[rows],
+                mode="markers",
+                name="overflowed",
+                marker={"symbol": "x-thin", "size": 8, "line": {"width": 2, "color": "#000"}},
+            )
+        )
+    if current is not None:
+        fig.add_vline(
+            x=current,
+            line={"color": OKABE_ITO["black"], "width": 3, "dash": "dash"},
+            annotation_text="your setting",
+            annotation_position="top right",
+            annotation_font_size=FONT,
+        )
+    fig.update_layout(
+        xaxis_title=x_title,
+        yaxis_title="steps back from the end, k",
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+    )
+    return themed(fig, title=title, height=560)
