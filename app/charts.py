@@ -97,11 +97,13 @@ def theme_layout(title: str, height: int = 460) -> dict:
 
 
 def merged(base: dict, over: dict) -> dict:
-    """``base`` with ``over`` laid on it, nested dicts merged (as ``update_layout`` does)."""
+    """``base`` with ``over`` laid on it, nested dicts merged (as ``update_layout``
+    does). Nested dicts of ``over`` are copied: shared between two axes, one
+    font dict was enlarged twice in projector mode."""
     out = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
+        if isinstance(value, dict):
+            out[key] = merged(out[key] if isinstance(out.get(key), dict) else {}, value)
         else:
             out[key] = value
     return out

@@ -234,10 +234,6 @@ def _style_layout(layout: dict, traces: list, *, dark: bool, projector: bool) ->
             axis["gridcolor"] = grid
         if projector:
             axis.update(linewidth=2, tickwidth=2, ticklen=8, gridwidth=1.5, automargin=True)
-            title = axis.get("title")
-            if isinstance(title, dict):
-                title_font = title.setdefault("font", {})
-                title_font["size"] = max(title_font.get("size", 0), PROJECTOR_AXIS_TITLE)
     legend = layout.get("legend")
     if projector and isinstance(legend, dict) and "bgcolor" in legend:
         parsed = parse_colour(legend["bgcolor"])
@@ -251,6 +247,13 @@ def _style_layout(layout: dict, traces: list, *, dark: bool, projector: bool) ->
             menu.setdefault("font", {})["color"] = "#111111"
     if projector:
         _enlarge_fonts(layout)
+        # after the enlargement, not before: a title scaled twice (33 px) ran
+        # into the in-chart slider's label under the plot
+        for name in axes:
+            title = layout[name].get("title")
+            if isinstance(title, dict):
+                title_font = title.setdefault("font", {})
+                title_font["size"] = max(title_font.get("size", 0), PROJECTOR_AXIS_TITLE)
         title = layout.get("title")
         if isinstance(title, dict):
             title_font = title.setdefault("font", {})

@@ -11,7 +11,15 @@ import pytest
 
 from app import charts, flow_chart, panels
 from app.state import Settings
-from app.style import contrast, page_css, parse_colour, relative_luminance, styled
+from app.style import (
+    FONT_SCALE,
+    PROJECTOR_AXIS_TITLE,
+    contrast,
+    page_css,
+    parse_colour,
+    relative_luminance,
+    styled,
+)
 from app.views.backward_sweep import SweepLine, sweep_figure
 
 T = 30
@@ -140,6 +148,8 @@ def kind(request):
 
 
 _BUILT: dict = {}
+# sizes are rounded to 0.1 px
+AXIS_TITLE_ONCE_ENLARGED = max(PROJECTOR_AXIS_TITLE, (charts.FONT + 2) * FONT_SCALE) + 0.1
 
 
 def _figure(kind: str) -> go.Figure:
@@ -168,6 +178,8 @@ def test_projector_text_is_at_least_22px_and_titles_larger(kind, settings):
         title = layout[name].get("title")
         if isinstance(title, dict) and title.get("text"):
             assert title["font"]["size"] > layout["font"]["size"]
+            # enlarged once: a title scaled twice ran into the slider under the plot
+            assert title["font"]["size"] <= AXIS_TITLE_ONCE_ENLARGED
 
 
 @pytest.mark.parametrize("settings", [PROJECTOR, BOTH], ids=["light", "dark"])
