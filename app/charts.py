@@ -336,6 +336,19 @@ def log_range(arrays: Sequence[np.ndarray | None], decades: float = 40.0) -> lis
     return [bottom - pad, top + pad]
 
 
+def legend_rows(names: Sequence[str], characters_per_row: int = 48) -> int:
+    """About how many rows a horizontal legend of ``names`` takes in a chart
+    about 520 px wide (a 1280 px screen with the sidebar open) at 16 px;
+    tags such as <sub> take no room."""
+    rows, used = 1, 0
+    for label in names:
+        width = len(re.sub(r"<[^>]+>", "", label)) + 6  # the line sample and gap
+        if used and used + width > characters_per_row:
+            rows, used = rows + 1, 0
+        used += width
+    return rows
+
+
 # ---- lines over time ------------------------------------------------------------------
 
 
@@ -385,14 +398,25 @@ def lines_figure(
             line={"color": OKABE_ITO["black"], "width": 2, "dash": "dash"},
             log=log,
         )
+    # the legend at the foot of the figure, under the axis title: anchored to
+    # the plot instead, a legend of several rows grew up into the title
+    rows = legend_rows([line.name for line in lines])
     fig.update_layout(
         xaxis_title="time step t",
         yaxis={"title": {"text": y_title}},
-        legend={"orientation": "h", "y": -0.25, "x": 0},
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 0,
+            "yanchor": "bottom",
+            "yref": "container",
+        },
     )
     if log:
         extra = [] if reference is None else [np.array([reference])]
         set_log_y(fig, [masked(line.values) for line in lines] + extra)
     elif y_range is not None:
         fig.update_yaxes(range=y_range, autorange=False)
-    return themed(fig, title=title, height=height)
+    foot = 80 + 28 * rows
+    return themed(fig, title=title, height=height + foot - 70, margin={"b": foot})

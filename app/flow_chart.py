@@ -3,7 +3,6 @@ in-chart slider whose frames redraw it in the browser. Drawing only."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from app.charts import (
     Line,
     animate_to,
     hline_parts,
+    legend_rows,
     log_y_axis,
     masked,
     themed_layout,
@@ -177,19 +177,6 @@ class AssembledFigure(go.Figure):
 
     def to_plotly_json(self) -> dict:
         return self.to_dict()
-
-
-def legend_rows(names: Sequence[str], characters_per_row: int = 48) -> int:
-    """About how many rows a horizontal legend of ``names`` takes in a chart
-    about 520 px wide (a 1280 px screen with the sidebar open) at 16 px;
-    tags such as <sub> take no room."""
-    rows, used = 1, 0
-    for label in names:
-        width = len(re.sub(r"<[^>]+>", "", label)) + 6  # the line sample and gap
-        if used and used + width > characters_per_row:
-            rows, used = rows + 1, 0
-        used += width
-    return rows
 
 
 def _add_scrub(fig: go.Figure, scrub: Scrub) -> None:

@@ -151,7 +151,7 @@ def sweep_figure(
         showlegend=True,
         hovermode="closest",
     )
-    top_margin = 64 + 28 * flow_chart.legend_rows([line.name for line in lines])
+    top_margin = 64 + 28 * charts.legend_rows([line.name for line in lines])
     if steps < 2:
         fig = charts.themed(fig, title=title, height=420 + top_margin)
         return fig.update_layout(legend=charts.LEGEND_ON_TOP, margin={"t": top_margin})
