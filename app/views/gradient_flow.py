@@ -5,6 +5,7 @@ slider over w (single unit) or ρ (matrix) that redraws in the browser; and
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from app.views.common import (
 STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (compute.scrub_values)
 SCRUB_BUDGET_SECONDS = 20.0  # longest the in-chart slider's runs may take in all
+PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see _Progress)
 MAX_UNITS_DRAWN = 64
 # points per line in each of the in-chart slider's frames: 41 frames of every
 # line at 600 points made a long run's chart 1.2 MB, re-sent on each rerun
@@ -147,10 +149,10 @@ def render(settings: Settings, runs: Runs) -> None:
     if scrub_wanted and not ready:
         total, done = len(values) * len(specs), 0
         # a newer rerun can only stop this loop between two status updates
-        every = 1 if seconds / total > 0.02 else 3
+        progress = _Progress(status, total)
         for kind, spec in specs.items():
             if sweeps[kind] is None:
-                sweeps[kind] = _sweep(spec, values, status, done, total, every)
+                sweeps[kind] = _sweep(spec, values, progress, done)
                 _SWEEPS.put(spec, sweeps[kind])
             done += len(values)
         status.empty()
@@ -160,15 +162,35 @@ def render(settings: Settings, runs: Runs) -> None:
             chart(fig, "gradient_flow", settings, downloads=False)
 
 
-def _sweep(spec, values, status, done: int, total: int, every: int) -> tuple[np.ndarray, ...]:
+class _Progress:
+    """The line under the chart while the in-chart slider's runs are computed.
+
+    Written at most every PROGRESS_SECONDS and never in the first: each write
+    is a message the browser renders, and a burst of them arrived while it
+    was drawing the new chart above. A write is also where a newer rerun can
+    stop the runs, so it may wait that long (and one run) to start."""
+
+    def __init__(self, status, total: int) -> None:
+        self._status, self._total = status, total
+        self._last = time.monotonic()
+
+    def ran(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_SECONDS:
+            self._last = now
+            self._status.caption(
+                f"Preparing the slider under the chart: {done} of {self._total} runs…"
+            )
+
+
+def _sweep(spec, values, progress: _Progress, done: int) -> tuple[np.ndarray, ...]:
     """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, one
-    row per knob value. Each run is cached on its own, and ``status`` is
-    updated between runs, so a newer rerun can stop this loop and resume it."""
+    row per knob value. Each run is cached on its own, and ``progress`` is
+    told after each, so a newer rerun can stop this loop and resume it."""
     rows = []
     for i, value in enumerate(values):
         rows.append(cached.knob_norms(spec, float(value)))
-        if (done + i) % every == every - 1:
-            status.caption(f"Preparing the slider under the chart: {done + i + 1} of {total} runs…")
+        progress.ran(done + i + 1)
     return tuple(np.stack([row[j] for row in rows]) for j in range(3))
 
 
