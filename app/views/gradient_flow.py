@@ -326,8 +326,10 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
             for k, r in ratios
         ]
         paragraphs.append(
-            r"Fifty steps back, $\|\partial L/\partial h_{T-51}\| \,/\, "
-            r"\|\partial L/\partial h_{T-1}\|$ = " + "; ".join(parts) + "."
+            # two formulas, not one, so that the line can wrap at the slash in a
+            # narrow column (projector mode)
+            r"Fifty steps back, $\|\partial L/\partial h_{T-51}\|$ / "
+            r"$\|\partial L/\partial h_{T-1}\|$ = " + "; ".join(parts) + "."
         )
     if settings.setup == "many_to_many":
         paragraphs.append(
