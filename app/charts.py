@@ -52,6 +52,7 @@ LEGEND_ON_TOP = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanc
 FONT = 16
 TITLE_FONT = 20
 LINE = 3
+BOTTOM_MARGIN = 70  # px under the plot: tick labels and the axis title
 DIVERGING = "RdBu_r"  # blue below, red above the middle; safe for red-green blindness
 SEQUENTIAL = "Viridis"
 
@@ -92,7 +93,7 @@ def theme_layout(title: str, height: int = 460) -> dict:
         "legend": {"font": {"size": FONT}, "bgcolor": "rgba(255,255,255,0.8)"},
         "hoverlabel": {"font": {"size": FONT}},
         "height": height,
-        "margin": {"l": 90, "r": 30, "t": 70, "b": 70},
+        "margin": {"l": 90, "r": 30, "t": 70, "b": BOTTOM_MARGIN},
     }
 
 
@@ -419,4 +420,4 @@ def lines_figure(
     elif y_range is not None:
         fig.update_yaxes(range=y_range, autorange=False)
     foot = 80 + 28 * rows
-    return themed(fig, title=title, height=height + foot - 70, margin={"b": foot})
+    return themed(fig, title=title, height=height + foot - BOTTOM_MARGIN, margin={"b": foot})

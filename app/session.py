@@ -139,9 +139,10 @@ SINGLE_UNIT_FIELDS = (
 )
 
 
-def drawn(name: str, cells: tuple[str, ...], hidden_size: int) -> bool:
-    """Whether the widget of field ``name`` is drawn for these cells and H; a
-    field whose widget is not drawn keeps its last value."""
+def drawn(name: str, cells: tuple[str, ...], hidden_size: int | None = None) -> bool:
+    """Whether the widget of field ``name`` is drawn for these cells and H (H
+    is needed only for the fields that depend on it); a field whose widget is
+    not drawn keeps its last value."""
     if name == "focus":
         return len(cells) > 1
     if name == "reset_after":

@@ -181,7 +181,7 @@ def render() -> Settings:
         )
         or previous.cells
     )
-    if session.drawn("focus", chosen["cells"], 0):
+    if session.drawn("focus", chosen["cells"]):
         if state.get("focus") not in chosen["cells"]:
             state["focus"] = chosen["cells"][0]
         chosen["focus"] = bar.selectbox(
@@ -200,7 +200,7 @@ def render() -> Settings:
         help="A second copy of each cell reads the sequence from last to first; the "
         "output at each step sees both. A Jordan network cannot be bidirectional.",
     )
-    if session.drawn("reset_after", chosen["cells"], 0):
+    if session.drawn("reset_after", chosen["cells"]):
         chosen["reset_after"] = bar.radio(
             "GRU: where the reset gate applies",
             [False, True],
@@ -240,7 +240,7 @@ def render() -> Settings:
         help="The non-linearity of the hidden state (gates always use the sigmoid). "
         "Its slope multiplies the gradient at every step: tanh′ ≤ 1, sigmoid′ ≤ ¼.",
     )
-    if session.drawn("forget_bias", chosen["cells"], 0):
+    if session.drawn("forget_bias", chosen["cells"]):
         chosen["forget_bias"] = bar.slider(
             "LSTM forget-gate bias",
             -5.0,
