@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app import compute
+from app import compute, sweeps
 from app.compute import CellRun, CellSpec
 
 
@@ -59,7 +59,7 @@ def knob_norms(spec: CellSpec, value: float) -> tuple[np.ndarray, ...]:
     Returns (T,) ‖∂L/∂h_t‖, (T,) the reverse direction's (nan if none) and
     (T,) ‖∂L/∂c_t‖ (nan if no cell state).
     """
-    knob = compute.knob_name(spec)
+    knob = sweeps.knob_name(spec)
     run = compute.run_cell(spec.replace(**{knob: float(value)}))
     nan = np.full(spec.steps, np.nan)
     if run.trace is None:
@@ -76,11 +76,11 @@ def knob_norms(spec: CellSpec, value: float) -> tuple[np.ndarray, ...]:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sensitivity(spec: CellSpec) -> np.ndarray | None:
-    """(T, T) ‖∂L_t/∂h_s‖ (see ``compute.sensitivity_matrix``)."""
-    return compute.sensitivity_matrix(spec)
+    """(T, T) ‖∂L_t/∂h_s‖ (see ``sweeps.sensitivity_matrix``)."""
+    return sweeps.sensitivity_matrix(spec)
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
 def phase_column(spec: CellSpec, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """One column of the phase diagram; ``spec`` is passed through ``knob_free``."""
-    return compute.phase_column(spec, radius)
+    return sweeps.phase_column(spec, radius)

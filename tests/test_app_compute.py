@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
-from app import charts, compute, flow_chart  # noqa: E402
+from app import charts, compute, flow_chart, sweeps  # noqa: E402
 from app.compute import GATE_BLOCKS, build_model, cell_spec  # noqa: E402
 from app.state import CELL_KINDS, Settings  # noqa: E402
 
@@ -127,7 +127,7 @@ def test_norms_survive_values_whose_squares_overflow():
 def test_sensitivity_matrix_matches_one_run_per_prefix(kind, truncation):
     """Row t, by another route: run the first t + 1 steps, loss on the last."""
     spec = cell_spec(SMALL.replace(truncation=truncation), kind)
-    matrix = compute.sensitivity_matrix(spec)
+    matrix = sweeps.sensitivity_matrix(spec)
     model = build_model(spec)
     x, targets = compute.make_inputs(spec), compute.make_targets(spec)
     for t in range(spec.steps):
@@ -141,12 +141,12 @@ def test_sensitivity_matrix_matches_one_run_per_prefix(kind, truncation):
 
 def test_sensitivity_matrix_of_a_bidirectional_network_fills_both_triangles():
     spec = cell_spec(SMALL.replace(bidirectional=True), "gru")
-    matrix = compute.sensitivity_matrix(spec)
+    matrix = sweeps.sensitivity_matrix(spec)
     assert np.all(matrix > 0)
 
 
 def test_sensitivity_matrix_is_skipped_when_too_large():
-    assert compute.sensitivity_matrix(cell_spec(Settings(seq_len=301), "rnn")) is None
+    assert sweeps.sensitivity_matrix(cell_spec(Settings(seq_len=301), "rnn")) is None
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
@@ -164,7 +164,7 @@ def test_phase_column_of_a_linear_unit_is_w_to_the_k():
         Settings(cells=("rnn",), hidden_size=1, activation="linear", seq_len=20), "rnn"
     )
     for w in (0.5, 1.0, 1.5):
-        logs, overflow = compute.phase_column(spec, w)
+        logs, overflow = sweeps.phase_column(spec, w)
         run = compute.run_cell(spec.replace(recurrent_weight=w))
         assert not overflow.any()
         # row k is k steps back: each draw of the batch gains log10 w per step
@@ -174,7 +174,7 @@ def test_phase_column_of_a_linear_unit_is_w_to_the_k():
 
 def test_phase_column_marks_overflow():
     spec = cell_spec(Settings(hidden_size=1, activation="linear", seq_len=700), "rnn")
-    logs, overflow = compute.phase_column(spec, 3.0)
+    logs, overflow = sweeps.phase_column(spec, 3.0)
     assert overflow.any() and not np.isinf(logs).any()
 
 

@@ -14,15 +14,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import cached, charts, flow_chart, panels
-from app.compute import (
-    GATE_BLOCKS,
-    estimated_seconds,
-    sample_steps,
-    scrub_values,
-    spectral_radius,
-)
+from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
 from app.presets import TANH_NOTE_PRESETS, matching_preset
 from app.state import Settings
+from app.sweeps import estimated_seconds, scrub_values
 from app.views.common import (
     MAX_STEPS_DRAWN,
     TEXT_BESIDE,
@@ -37,7 +32,7 @@ from app.views.common import (
 )
 
 STEPS_BACK = 50  # the notes' worked figure
-SCRUB_RUNS = 41  # values of the in-chart slider (compute.scrub_values)
+SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
 SCRUB_BUDGET_SECONDS = 20.0  # longest the in-chart slider's runs may take in all
 PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see _Progress)
 MAX_UNITS_DRAWN = 64

@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import cached, panels
-from app.compute import PHASE_RADII, PhaseDiagram, phase_lags
 from app.state import Settings
+from app.sweeps import PHASE_RADII, PhaseDiagram, phase_lags
 from app.views.common import TEXT_BESIDE, Runs, chart, name, text_column
 
 

@@ -11,14 +11,13 @@ import streamlit as st
 from app import cached, charts, panels
 from app.compute import (
     GATE_BLOCKS,
-    SENSITIVITY_MAX_T,
     norms_over_time,
     product_bound,
     recurrent_eigenvalues,
     sample_steps,
-    sensitivity_feasible,
 )
 from app.state import Settings
+from app.sweeps import SENSITIVITY_MAX_T, sensitivity_feasible
 from app.views.common import (
     MAX_STEPS_DRAWN,
     TEXT_BESIDE,

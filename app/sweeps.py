@@ -1,0 +1,206 @@
+"""Many engine runs for one chart: the T × T sensitivity map, the in-chart
+slider's sweep over one weight knob, and the phase diagram over ρ and lag.
+
+Pure functions, as in ``app.compute`` (which builds each single run); the
+app's caches (``app/cached.py``) key them on a ``CellSpec``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import engine
+from app.compute import (
+    GATE_BLOCKS,
+    CellSpec,
+    build_model,
+    finite_mean,
+    make_inputs,
+    make_targets,
+    norms_over_time,
+    run_cell,
+)
+
+SENSITIVITY_MAX_T = 300
+SENSITIVITY_MAX_WORK = 6_000_000  # T · T · G·H: about a second on two cores
+_SENSITIVITY_BUDGET = 3_000_000  # floats per batched run (T · B · G·H)
+
+
+def sensitivity_feasible(spec: CellSpec) -> bool:
+    """Whether the T × T map is cheap enough to draw (T ≤ 300, T²·G·H ≤ 6·10⁶)."""
+    T, GH = spec.steps, len(GATE_BLOCKS[spec.kind]) * spec.hidden_size
+    return T <= SENSITIVITY_MAX_T and T * T * GH <= SENSITIVITY_MAX_WORK
+
+
+def sensitivity_matrix(spec: CellSpec) -> np.ndarray | None:
+    """(T, T) ‖∂L_t/∂h_s‖ over t (rows, the scored step) and s (columns).
+
+    Bidirectional: the norm over both directions' states at position s.
+    One batched run per chunk of rows: sequence b of the batch keeps the true
+    target at step t_b and, everywhere else, the target y_t it produces itself,
+    so that its error y_t − target_t, hence its gradient, comes from L_{t_b}
+    alone. A first run of the same shape supplies those y_t.
+    None when T > 300 or the run is refused.
+    """
+    T = spec.steps
+    if not sensitivity_feasible(spec):
+        return None
+    spec_all = spec.replace(setup="many_to_many", clip=None)
+    try:
+        model = build_model(spec_all)
+    except ValueError:
+        return None
+    G = len(GATE_BLOCKS[spec.kind])
+    rows_per_run = max(1, min(T, _SENSITIVITY_BUDGET // (T * G * spec.hidden_size)))
+    x1 = make_inputs(spec_all)
+    target1 = make_targets(spec_all)
+    matrix = np.full((T, T), np.nan)
+    for start in range(0, T, rows_per_run):
+        rows = np.arange(start, min(T, start + rows_per_run))
+        B = rows.size
+        x = np.repeat(x1[:, None, :], B, axis=1)
+        targets = np.repeat(target1[:, None, :], B, axis=1)
+        try:
+            first = engine.simulate(model, x, targets, loss=spec.loss, scored="all")
+            own = np.array(first.outputs, copy=True)  # (T, B, O)
+            own[rows, np.arange(B)] = targets[rows, np.arange(B)]
+            trace = engine.simulate(
+                model, x, own, loss=spec.loss, scored="all", truncate=spec.truncation
+            )
+        except ValueError:
+            return None
+        with np.errstate(all="ignore"):
+            grad = trace.grad_hidden * B  # L is the batch mean
+            if trace.grad_hidden_reverse is not None:
+                grad = np.concatenate([grad, trace.grad_hidden_reverse * B], axis=-1)
+        matrix[rows] = norms_over_time(grad).T  # (B, T)
+    return matrix
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Gradient norms over a grid of one weight knob.
+
+    values: (V,) the knob's values (w for H = 1, else the spectral radius).
+    norms:  (V, T) ‖∂L/∂h_t‖ of the forward direction (nan where not finite).
+    norms_reverse: (V, T) the reverse direction's, or None.
+    """
+
+    knob: str
+    values: np.ndarray
+    norms: np.ndarray
+    norms_reverse: np.ndarray | None
+
+
+def estimated_seconds(spec: CellSpec) -> float:
+    """About how long one engine run of ``spec`` takes on two cores: a fixed
+    cost per step (NumPy calls) plus the matrix products, G·H² per step.
+    Fitted to runs of T = 100 … 2000, H = 16 … 256; a model, not a clock, so
+    that what the app offers does not depend on how busy the machine was."""
+    G = len(GATE_BLOCKS[spec.kind])
+    per_step = 3e-5 + 8e-10 * G * spec.hidden_size**2
+    return spec.steps * per_step * (2 if spec.bidirectional else 1)
+
+
+def knob_name(spec: CellSpec) -> str:
+    return "recurrent_weight" if spec.single_unit else "spectral_radius"
+
+
+def sweep(spec: CellSpec, values: np.ndarray) -> Sweep:
+    """One run per value of the knob (the single-unit weight w, or ρ)."""
+    knob = knob_name(spec)
+    values = np.asarray(values, dtype=np.float64)
+    norms, norms_reverse = [], []
+    for value in values:
+        run = run_cell(spec.replace(**{knob: float(value), "recurrent_matrix": None}))
+        T = spec.steps
+        if run.trace is None:
+            norms.append(np.full(T, np.nan))
+            norms_reverse.append(np.full(T, np.nan))
+            continue
+        norms.append(norms_over_time(run.trace.grad_hidden))
+        reverse = norms_over_time(run.trace.grad_hidden_reverse)
+        norms_reverse.append(np.full(T, np.nan) if reverse is None else reverse)
+    return Sweep(
+        knob,
+        values,
+        np.array(norms),
+        np.array(norms_reverse) if spec.bidirectional else None,
+    )
+
+
+def scrub_values(spec: CellSpec) -> np.ndarray:
+    """The in-chart slider's grid: w in 0.80 … 1.20 by 0.01 (41 values, the
+    notes' 0.9 and 1.1 among them) or ρ in 0 … 2 by 0.05 (41 values)."""
+    if spec.single_unit:
+        return np.round(np.linspace(0.8, 1.2, 41), 2)
+    return np.round(np.linspace(0.0, 2.0, 41), 2)
+
+
+PHASE_RADII = np.round(np.linspace(0.0, 3.0, 31), 2)
+PHASE_MAX_LAG = 300
+PHASE_BATCH = 4
+
+
+def phase_lags(spec: CellSpec) -> np.ndarray:
+    """(K,) the lags k = 0 … min(T, 300) − 1 of the phase diagram."""
+    return np.arange(min(spec.steps, PHASE_MAX_LAG))
+
+
+def phase_column(spec: CellSpec, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """One column of the phase diagram: the knob (ρ, or w for H = 1) at ``radius``.
+
+    One batched run: the chosen signal over a batch of 4 independent draws
+    when it is random (one sequence otherwise). Returns (K,) the batch mean of
+    log10 ‖∂L/∂h_{T−1−k}‖ (nan where no draw is finite and non-zero) and (K,)
+    True where some draw overflowed.
+    """
+    T = spec.steps
+    lags = phase_lags(spec)
+    batch = PHASE_BATCH if spec.signal in ("noise", "impulse") else 1
+    one = spec.replace(
+        spectral_radius=float(radius), recurrent_matrix=None, recurrent_weight=float(radius)
+    )
+    nan = np.full(lags.size, np.nan)
+    try:
+        trace = engine.simulate(
+            build_model(one),
+            make_inputs(one, batch),
+            make_targets(one, batch),
+            loss=one.loss,
+            scored=one.scored,
+            truncate=one.truncation,
+        )
+    except ValueError:
+        return nan, np.zeros(lags.size, dtype=bool)
+    with np.errstate(all="ignore"):
+        norms = norms_over_time(trace.grad_hidden * batch)  # (T, B); L is the batch mean
+        back = norms[T - 1 - lags]  # (K, B)
+        logs = np.log10(back)
+    return finite_mean(logs, axis=1), (~np.isfinite(back)).any(axis=1)
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    """log10 ‖∂L/∂h_{T−1−k}‖ over the knob (columns) and the lag k (rows).
+
+    radii: (R,); lags: (K,); log_norm: (K, R); overflow: (K, R) bool.
+    """
+
+    radii: np.ndarray
+    lags: np.ndarray
+    log_norm: np.ndarray
+    overflow: np.ndarray
+
+
+def phase_diagram(spec: CellSpec, radii: np.ndarray = PHASE_RADII) -> PhaseDiagram:
+    """Every column of the phase diagram (see ``phase_column``)."""
+    columns = [phase_column(spec, r) for r in radii]
+    return PhaseDiagram(
+        np.asarray(radii),
+        phase_lags(spec),
+        np.stack([c[0] for c in columns], axis=1),
+        np.stack([c[1] for c in columns], axis=1),
+    )
