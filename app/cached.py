@@ -48,8 +48,11 @@ def drawn_radius(spec: CellSpec) -> float:
 
 
 def knob_free(spec: CellSpec) -> CellSpec:
-    """``spec`` without the knob the in-chart slider sweeps (w, or ρ and W_hh)."""
-    return spec.replace(spectral_radius=None, recurrent_weight=0.0, recurrent_matrix=None)
+    """``spec`` without the knob the in-chart slider sweeps (w, or ρ and W_hh);
+    setting the knob again gives back ``spec`` itself when W_hh is not edited."""
+    if spec.single_unit:
+        return spec.replace(recurrent_weight=0.0)
+    return spec.replace(spectral_radius=None, recurrent_matrix=None)
 
 
 @st.cache_data(max_entries=800, show_spinner=False)

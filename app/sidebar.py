@@ -29,6 +29,7 @@ from app.state import (
     Settings,
     check_value,
 )
+from app.sweeps import RADIUS_STEP
 
 PRESET_KEY = "preset"
 MATRIX_EDITOR_PREFIX = "recurrent_matrix_editor_"
@@ -116,7 +117,10 @@ def _show_drawn_radius(previous: Settings) -> float | None:
     if draft.single_unit:
         return None
     radius = cached.drawn_radius(cell_spec(draft, draft.focus_cell))
-    state["spectral_radius"] = float(np.clip(round(radius, 2), 0.0, 3.0))
+    # on the slider's grid, so that each key press lands on one of the in-chart
+    # slider's values; the caption under it gives ρ exactly
+    on_grid = round(round(radius / RADIUS_STEP) * RADIUS_STEP, 2)
+    state["spectral_radius"] = float(np.clip(on_grid, 0.0, 3.0))
     return radius
 
 
@@ -415,7 +419,7 @@ def _matrix_controls(bar, chosen: dict, previous: Settings, drawn: float | None)
         "Spectral radius ρ of W_hh (largest |eigenvalue|)",
         0.0,
         3.0,
-        step=0.01,
+        step=RADIUS_STEP,
         key="spectral_radius",
         on_change=_radius_moved,
         help="Moving it rescales W_hh (each gate's block; Jordan: its loop through the "

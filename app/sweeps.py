@@ -131,12 +131,15 @@ def sweep(spec: CellSpec, values: np.ndarray) -> Sweep:
     )
 
 
+RADIUS_STEP = 0.05  # the sidebar's ρ slider moves on the in-chart slider's grid
+
+
 def scrub_values(spec: CellSpec) -> np.ndarray:
     """The in-chart slider's grid: w in 0.80 … 1.20 by 0.01 (41 values, the
-    notes' 0.9 and 1.1 among them) or ρ in 0 … 2 by 0.05 (41 values)."""
+    notes' 0.9 and 1.1 among them) or ρ in 0 … 2 by RADIUS_STEP (41 values)."""
     if spec.single_unit:
         return np.round(np.linspace(0.8, 1.2, 41), 2)
-    return np.round(np.linspace(0.0, 2.0, 41), 2)
+    return np.round(np.arange(41) * RADIUS_STEP, 2)
 
 
 PHASE_RADII = np.round(np.linspace(0.0, 3.0, 31), 2)

@@ -313,6 +313,38 @@ def test_moving_a_slider_changes_the_chart_and_the_link():
     assert at.pills(key="preset").value is None  # no longer the preset
 
 
+@pytest.mark.parametrize(
+    ("preset", "knob", "value"),
+    [(None, "spectral_radius", 0.85), ("Exploding (w = 1.1)", "recurrent_weight", 1.05)],
+)
+def test_a_knob_on_the_in_chart_grid_redraws_from_its_frames(monkeypatch, preset, knob, value):
+    """Moving ρ (or w) in the sidebar onto the in-chart slider's grid draws the
+    chart from that slider's kept runs, before the engine runs the new
+    settings; the figure must be the one the engine's own run draws."""
+    from app.views import gradient_flow
+
+    at = fresh() if preset is None else click_preset(fresh(), preset)
+    kept = []
+    real_kept_frame = gradient_flow.kept_frame
+
+    def spy(settings, runs):
+        frame = real_kept_frame(settings, runs)
+        kept.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(gradient_flow, "kept_frame", spy)
+    at.slider(key=knob).set_value(value).run()
+    assert_clean(at)
+    assert kept == [True]
+    from_frames = figures(at)["gradient_flow"]
+
+    monkeypatch.setattr(gradient_flow, "kept_frame", lambda settings, runs: None)
+    at.run()
+    from_run = figures(at)["gradient_flow"]
+    assert from_frames == from_run
+    assert len(from_frames["frames"]) == 41
+
+
 def redraws(at: AppTest) -> int:
     state = at.session_state
     return state[REDRAW_COUNT_KEY] if REDRAW_COUNT_KEY in state else 0  # noqa: SIM401 (no .get)

@@ -17,7 +17,7 @@ from app import cached, charts, flow_chart, panels
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
 from app.presets import TANH_NOTE_PRESETS, matching_preset
 from app.state import Settings
-from app.sweeps import estimated_seconds, scrub_values
+from app.sweeps import estimated_seconds, knob_name, scrub_values
 from app.views.common import (
     MAX_STEPS_DRAWN,
     TEXT_BESIDE,
@@ -82,10 +82,10 @@ def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
 
 @dataclass(frozen=True)
 class FlowParts:
-    """What the gradient-flow chart draws: the finished runs, the steps drawn,
+    """What the gradient-flow chart draws: the cells drawn, the steps drawn,
     each line's source and Line, and ``gradient_flow_figure``'s other arguments."""
 
-    finished: list
+    kinds: list
     steps: np.ndarray
     sources: list
     lines: list
@@ -94,21 +94,72 @@ class FlowParts:
 
 def flow_parts(settings: Settings, runs: Runs) -> FlowParts | None:
     """None when no cell could run."""
-    finished = list(runs.finished())
-    if not finished:
+    kinds = [kind for kind, _ in runs.finished()]
+    if not kinds:
         return None
     steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
-    sources = line_sources(settings, [k for k, _ in finished])
+    sources = line_sources(settings, kinds)
     lines = [_line(settings, runs, source, steps, None) for source in sources]
-    return FlowParts(finished, steps, sources, lines, _figure_args(settings, runs, finished))
+    return FlowParts(kinds, steps, sources, lines, _figure_args(settings))
+
+
+@dataclass(frozen=True)
+class KeptFrame:
+    """The in-chart slider's runs, whose frame ``active`` is the current settings."""
+
+    specs: dict  # kind → knob-free CellSpec
+    sweeps: dict  # kind → (V, T) norms (see _sweep)
+    values: np.ndarray  # (V,) the knob's values
+    active: int
+
+
+def kept_frame(settings: Settings, runs: Runs) -> KeptFrame | None:
+    """The in-chart slider's runs when they are ready and one of their frames
+    is exactly the current settings for every cell shown (the knob, ρ or w, on
+    their grid, and W_hh not edited by hand); else None.
+
+    The chart can then be drawn from them before the engine runs the current
+    settings (the text and heatmap under it still need that run): a sidebar
+    move of the knob redraws the chart as soon as the in-chart slider would."""
+    specs = {kind: cached.knob_free(runs.spec(kind)) for kind in settings.cells}
+    sweeps = {kind: _SWEEPS.get(spec) for kind, spec in specs.items()}
+    if any(sweep is None for sweep in sweeps.values()):
+        return None
+    first = runs.spec(settings.cells[0])
+    knob = knob_name(first)
+    values = scrub_values(first)
+    hits = np.flatnonzero(values == getattr(first, knob))
+    if hits.size == 0:
+        return None
+    active = int(hits[0])
+    for kind, spec in specs.items():
+        if spec.replace(**{knob: float(values[active])}) != runs.spec(kind):
+            return None
+        if not np.isfinite(sweeps[kind][0][active]).any():  # a refused run left only nan
+            return None
+    return KeptFrame(specs, sweeps, values, active)
+
+
+def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowParts:
+    """``flow_parts`` read from the in-chart slider's runs: the same numbers,
+    since each frame is the engine run of the same CellSpec."""
+    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
+    sources = line_sources(settings, list(settings.cells))
+    rows = _frame_rows(settings, runs, kept.sweeps, sources, kept.values)
+    lines = [
+        _line(settings, runs, source, steps, row[kept.active])
+        for source, row in zip(sources, rows, strict=True)
+    ]
+    return FlowParts(list(settings.cells), steps, sources, lines, _figure_args(settings))
 
 
 def render(settings: Settings, runs: Runs) -> None:
-    flow = flow_parts(settings, runs)
+    kept = kept_frame(settings, runs)
+    flow = flow_parts(settings, runs) if kept is None else kept_flow_parts(settings, runs, kept)
     if flow is None:
         st.info("No cell could run with these settings; see the message above.")
         return
-    finished, steps, sources, lines = flow.finished, flow.steps, flow.sources, flow.lines
+    kinds, steps, sources, lines = flow.kinds, flow.steps, flow.sources, flow.lines
     figure_args = flow.figure_args
     T = settings.steps
 
@@ -120,9 +171,9 @@ def render(settings: Settings, runs: Runs) -> None:
         slot = st.empty()
         buttons = st.container()  # filled after the chart, which is sent first
         status = st.empty()
-    specs = {kind: cached.knob_free(runs.spec(kind)) for kind, _ in finished}
-    values = scrub_values(runs.spec(finished[0][0]))
-    seconds = sum(estimated_seconds(runs.spec(kind)) for kind, _ in finished) * len(values)
+    specs = {kind: cached.knob_free(runs.spec(kind)) for kind in kinds}
+    values = scrub_values(runs.spec(kinds[0]))
+    seconds = sum(estimated_seconds(runs.spec(kind)) for kind in kinds) * len(values)
     scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS
     sweeps = {kind: _SWEEPS.get(spec) for kind, spec in specs.items()}
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
@@ -137,6 +188,7 @@ def render(settings: Settings, runs: Runs) -> None:
             chart(static(), chart_key, settings, downloads=False)
     with buttons:
         download_row("gradient_flow", settings, static)
+    finished = list(runs.finished())  # the engine runs the current settings here, if not before
     with right:
         _explain(settings, runs, finished, scrub_wanted, seconds)
     _heatmap(settings, runs)
@@ -245,7 +297,7 @@ def _reference(settings: Settings, runs: Runs, w: float | None = None, anchor=No
         return anchor * np.abs(w) ** (T - 1 - np.arange(T, dtype=np.float64))
 
 
-def _figure_args(settings: Settings, runs: Runs, finished) -> dict:
+def _figure_args(settings: Settings) -> dict:
     args = {"steps": settings.steps, "chunk": settings.truncation}
     if settings.clip is not None:
         args["threshold"] = settings.clip
@@ -267,6 +319,15 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
 
 
 def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
+    per_line = _frame_rows(settings, runs, sweeps, sources, values)
+    drawn = steps if steps.size <= FRAME_STEPS else sample_steps(settings.steps, FRAME_STEPS)
+    frames = [[rows[v][drawn] for rows in per_line] for v in range(len(values))]
+    label = "w" if settings.single_unit else "ρ"
+    return flow_chart.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
+
+
+def _frame_rows(settings, runs, sweeps, sources, values) -> list[np.ndarray]:
+    """(V, T) values of each line, one row per value of the knob."""
     first_kind = next(iter(sweeps))
     index = {"h": 0, "rev": 1, "c": 2}
     per_line = []
@@ -283,10 +344,7 @@ def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
             )
         else:
             per_line.append(sweeps[kind][index[what]])
-    drawn = steps if steps.size <= FRAME_STEPS else sample_steps(settings.steps, FRAME_STEPS)
-    frames = [[rows[v][drawn] for rows in per_line] for v in range(len(values))]
-    label = "w" if settings.single_unit else "ρ"
-    return flow_chart.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
+    return per_line
 
 
 def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
