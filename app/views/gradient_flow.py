@@ -35,6 +35,9 @@ STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
 SCRUB_BUDGET_SECONDS = 20.0  # longest the in-chart slider's runs may take in all
 PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see _Progress)
+# before the in-chart slider's runs start: the time the browser needs to draw
+# the chart just sent while it has a core to itself (see render)
+BROWSER_FIRST_SECONDS = 0.2
 MAX_UNITS_DRAWN = 64
 # points per line in each of the in-chart slider's frames: 41 frames of every
 # line at 600 points made a long run's chart 1.2 MB, re-sent on each rerun
@@ -197,6 +200,13 @@ def render(settings: Settings, runs: Runs) -> None:
         total, done = len(values) * len(specs), 0
         # a newer rerun can only stop this loop between two status updates
         progress = _Progress(status, total)
+        # The server and the browser often share two cores (a laptop at the
+        # lectern), and these runs hold one for a second or more: the browser
+        # draws the new chart first. On two cores the first redraw after a T
+        # press took 145 ms with the runs started at once, 112 ms after a pause.
+        # (The pause is within the progress line's first interval: a newer
+        # rerun waits no longer for it.)
+        time.sleep(BROWSER_FIRST_SECONDS)
         for kind, spec in specs.items():
             if sweeps[kind] is None:
                 sweeps[kind] = _sweep(spec, values, progress, done)
