@@ -5,13 +5,16 @@ Run with ``streamlit run app/streamlit_app.py``. One entry, ``main()``: the
 sidebar returns the Settings, the engine runs come from the cache, each tab's
 view draws them. Only the open tab runs (``st.tabs(on_change="rerun")``).
 Every chart has PNG / SVG buttons under it (``app.views.common.chart``); the
-trace's numbers download as CSV / JSON from the bottom of the sidebar.
+trace's numbers download as CSV / JSON from the bottom of the sidebar. What a
+view leaves to finish (the in-chart slider's runs) is done once the whole page
+is drawn, and the page is then drawn again with it (``finish_view``).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,7 @@ VIEWS = {title: view.render for title, view in figures.views().items()}
 VIEW_KEY = "view"
 REDRAWN_KEY = "_redrawn_for"
 REDRAW_COUNT_KEY = "_redraws"  # how often the prediction missed: tests read it
+FINISHED_KEY = "_finished_for"
 
 
 def main() -> None:
@@ -46,14 +50,15 @@ def main() -> None:
     settings = session.expected()
     top = st.container()
     runs = Runs(settings)
-    draw_views(settings, runs)
+    finish = draw_views(settings, runs)
     with top:
         # less empty space above the first chart: a projector has 800 px of height
         st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
         css = page_css(settings)
         if css:
             st.html(css)
-        for text in session.pop_notices():
+        notices = session.pop_notices()
+        for text in notices:
             st.warning(text)
         preset = matching_preset(settings)
         if preset is not None:
@@ -61,27 +66,55 @@ def main() -> None:
         report_runs(settings, runs)
     drawn = sidebar.render()
     data_downloads(drawn, runs)
-    redraw_if_unexpected(settings, drawn)
+    redraw_if_unexpected(settings, drawn, notices)
+    if finish is not None:
+        finish_view(settings, finish, notices)
 
 
-def draw_views(settings: Settings, runs: Runs) -> None:
-    """The tabs; only the open one is drawn."""
+def draw_views(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
+    """The tabs; only the open one is drawn. Returns what that view left to
+    finish once the page is drawn (``finish_view``), if anything."""
     tabs = st.tabs(list(VIEWS), key=VIEW_KEY, on_change="rerun")
     for tab, (title, render) in zip(tabs, VIEWS.items(), strict=True):
         if tab.open is False:
             continue
         with tab, np.errstate(all="ignore"):  # overflow is expected here, and masked
             try:
-                render(settings, runs)
+                return render(settings, runs)
             except Exception:  # a view must never show a stack trace
                 LOG.exception("view %r failed with %r", title, settings)
                 st.error(
                     f"The “{title}” view could not be drawn for these settings. "
                     "The other tabs still work; try changing a setting."
                 )
+    return None
 
 
-def redraw_if_unexpected(expected: Settings, drawn: Settings) -> None:
+def finish_view(settings: Settings, finish: Callable[[], bool], notices: list[str]) -> None:
+    """Do the open view's slow remainder (the in-chart slider's runs) after the
+    whole page, sidebar included, is drawn; then draw the page again with it,
+    once per Settings, so that a lost cache entry cannot loop. The notices
+    shown this time are shown again."""
+    with np.errstate(all="ignore"):
+        try:
+            made = finish()
+        except Exception:  # the page stays as drawn, without the in-chart slider
+            LOG.exception("finishing the view failed with %r", settings)
+            return
+    state = st.session_state
+    if made and state.get(FINISHED_KEY) != settings:
+        state[FINISHED_KEY] = settings
+        _rerun_keeping(notices)
+
+
+def _rerun_keeping(notices: list[str]) -> None:
+    """Draw the page again, with the notices shown this time."""
+    for text in notices:
+        session.notice(text)
+    st.rerun()
+
+
+def redraw_if_unexpected(expected: Settings, drawn: Settings, notices: list[str]) -> None:
     """Draw the page again when the widgets gave other Settings than
     ``session.expected`` read (an edited cell of W_hh); once per Settings, so
     that a mistaken prediction cannot loop."""
@@ -92,7 +125,7 @@ def redraw_if_unexpected(expected: Settings, drawn: Settings) -> None:
     state[REDRAW_COUNT_KEY] = state.get(REDRAW_COUNT_KEY, 0) + 1
     if state.get(REDRAWN_KEY) != drawn:
         state[REDRAWN_KEY] = drawn
-        st.rerun()
+        _rerun_keeping(notices)
     LOG.warning("the page shows %r, the sidebar holds %r", expected, drawn)
 
 

@@ -4,7 +4,9 @@
 
 A teacher pastes a link into the course forum and forty students open it, so
 the time that matters is a fresh browser context (a new Streamlit session)
-going to the link until the gradient-flow chart has drawn its traces. The
+going to the link until the gradient-flow chart has drawn its traces (for
+settings no one has opened yet, before its in-chart slider's runs are made,
+which the app does next and then draws the chart again with the slider). The
 first open after the server starts pays for imports and cold caches; later
 opens of the same link find the engine runs cached; a link with settings no
 one has opened yet runs the engine. Target (issue 4): at most 3 s.

@@ -345,6 +345,23 @@ def test_a_knob_on_the_in_chart_grid_redraws_from_its_frames(monkeypatch, preset
     assert len(from_frames["frames"]) == 41
 
 
+def test_the_chart_comes_before_its_slider_and_a_lost_cache_cannot_loop(monkeypatch):
+    """New settings: the chart is drawn, then the in-chart slider's runs are
+    made and the page is drawn again with them, once. Were the runs lost from
+    the cache each time, the page must still stop, the chart without slider."""
+    from app.views import gradient_flow
+
+    at = fresh({"T": "30", "seed": "91"})
+    assert len(figures(at)["gradient_flow"]["frames"]) == 41
+
+    monkeypatch.setattr(gradient_flow._SWEEPS, "put", lambda key, value: None)
+    at = fresh({"T": "31", "seed": "92"})
+    assert_clean(at)
+    fig = figures(at)["gradient_flow"]
+    assert not fig.get("frames")
+    assert lines(fig)["Elman RNN"].size == 31
+
+
 def redraws(at: AppTest) -> int:
     state = at.session_state
     return state[REDRAW_COUNT_KEY] if REDRAW_COUNT_KEY in state else 0  # noqa: SIM401 (no .get)

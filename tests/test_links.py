@@ -246,7 +246,7 @@ def fresh(query: dict[str, str]) -> AppTest:
 def flow_lines(at: AppTest) -> dict[str, np.ndarray]:
     """The gradient-flow chart's lines by trace name."""
     charts = {e.proto.id.split("-")[-1]: json.loads(e.proto.spec) for e in at.get("plotly_chart")}
-    fig = charts.get("gradient_flow") or charts["gradient_flow_preview"]
+    fig = charts["gradient_flow"]
     out = {}
     for trace in fig["data"]:
         y = trace.get("y")

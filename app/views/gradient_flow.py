@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,12 +157,16 @@ def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowPart
     return FlowParts(list(settings.cells), steps, sources, lines, _figure_args(settings))
 
 
-def render(settings: Settings, runs: Runs) -> None:
+def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
+    """Draw the view. When the in-chart slider's runs are still to be made, the
+    chart is drawn without it and the runs are returned as work to finish once
+    the whole page is drawn (``streamlit_app.finish_view``): it returns True
+    when they are made, and the page is drawn again, the chart with its slider."""
     kept = kept_frame(settings, runs)
     flow = flow_parts(settings, runs) if kept is None else kept_flow_parts(settings, runs, kept)
     if flow is None:
         st.info("No cell could run with these settings; see the message above.")
-        return
+        return None
     kinds, steps, sources, lines = flow.kinds, flow.steps, flow.sources, flow.lines
     figure_args = flow.figure_args
     T = settings.steps
@@ -169,54 +174,52 @@ def render(settings: Settings, runs: Runs) -> None:
     def static() -> go.Figure:  # what is exported; built only when drawn or downloaded
         return flow_chart.gradient_flow_figure(lines, **figure_args)
 
-    left, right = st.columns(TEXT_BESIDE, gap="medium")
-    with left:
-        slot = st.empty()
-        buttons = st.container()  # filled after the chart, which is sent first
-        status = st.empty()
     specs = {kind: cached.knob_free(runs.spec(kind)) for kind in kinds}
     values = scrub_values(runs.spec(kinds[0]))
     seconds = sum(estimated_seconds(runs.spec(kind)) for kind in kinds) * len(values)
     scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS
     sweeps = {kind: _SWEEPS.get(spec) for kind, spec in specs.items()}
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
-    if ready:
-        scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
-        with slot:
+    left, right = st.columns(TEXT_BESIDE, gap="medium")
+    with left:
+        if ready:
+            scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
             fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
-            chart(fig, "gradient_flow", settings, downloads=False)
-    else:  # drawn now; redrawn with the slider's frames once they are computed
-        with slot:
-            chart_key = "gradient_flow_preview" if scrub_wanted else "gradient_flow"
-            chart(static(), chart_key, settings, downloads=False)
-    with buttons:
+        else:
+            fig = static()
+        # one key whether or not the slider is ready: the browser then updates
+        # the chart it has (Plotly.react) instead of building a new one
+        chart(fig, "gradient_flow", settings, downloads=False)
         download_row("gradient_flow", settings, static)
+        status = st.empty()
     finished = list(runs.finished())  # the engine runs the current settings here, if not before
     with right:
         _explain(settings, runs, finished, scrub_wanted, seconds)
     _heatmap(settings, runs)
+    if not scrub_wanted or ready:
+        return None
+    return lambda: _make_sweeps(status, specs, sweeps, values)
 
-    if scrub_wanted and not ready:
-        total, done = len(values) * len(specs), 0
-        # a newer rerun can only stop this loop between two status updates
-        progress = _Progress(status, total)
-        # The server and the browser often share two cores (a laptop at the
-        # lectern), and these runs hold one for a second or more: the browser
-        # draws the new chart first. On two cores the first redraw after a T
-        # press took 145 ms with the runs started at once, 112 ms after a pause.
-        # (The pause is within the progress line's first interval: a newer
-        # rerun waits no longer for it.)
-        time.sleep(BROWSER_FIRST_SECONDS)
-        for kind, spec in specs.items():
-            if sweeps[kind] is None:
-                sweeps[kind] = _sweep(spec, values, progress, done)
-                _SWEEPS.put(spec, sweeps[kind])
-            done += len(values)
-        status.empty()
-        scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
-        with slot:
-            fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
-            chart(fig, "gradient_flow", settings, downloads=False)
+
+def _make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> bool:
+    """Make the in-chart slider's missing runs, keep them, and say so (True)."""
+    total, done = len(values) * len(specs), 0
+    # a newer rerun can only stop this loop between two status updates
+    progress = _Progress(status, total)
+    # The server and the browser often share two cores (a laptop at the
+    # lectern), and these runs hold one for a second or more: the browser
+    # draws the page just sent first. On two cores the first redraw after a T
+    # press took 145 ms with the runs started at once, 112 ms after a pause.
+    # (The pause is within the progress line's first interval: a newer rerun
+    # waits no longer for it.)
+    time.sleep(BROWSER_FIRST_SECONDS)
+    for kind, spec in specs.items():
+        if sweeps[kind] is None:
+            sweeps[kind] = _sweep(spec, values, progress, done)
+            _SWEEPS.put(spec, sweeps[kind])
+        done += len(values)
+    status.empty()
+    return True
 
 
 class _Progress:
