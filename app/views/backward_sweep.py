@@ -265,7 +265,7 @@ def render(settings: Settings, runs: Runs) -> None:
         return
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        chart(fig=animated, key=KEY, settings=settings, downloads=False)
+        chart(fig=animated, key=KEY, settings=settings, downloads=False, alone=True)
         download_row(KEY, settings, lambda: static_figure(animated))
     with right:
         text_column(*_explain(settings, runs))

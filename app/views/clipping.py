@@ -68,7 +68,7 @@ def render(settings: Settings, runs: Runs) -> None:
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        chart(global_figure(settings, finished), "clipping_global", settings)
+        chart(global_figure(settings, finished), "clipping_global", settings, alone=True)
     with right:
         _explain_global(settings, finished)
 

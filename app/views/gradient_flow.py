@@ -189,7 +189,7 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
             fig = static()
         # one key whether or not the slider is ready: the browser then updates
         # the chart it has (Plotly.react) instead of building a new one
-        chart(fig, "gradient_flow", settings, downloads=False)
+        chart(fig, "gradient_flow", settings, downloads=False, alone=True)
         download_row("gradient_flow", settings, static)
         status = st.empty()
     finished = list(runs.finished())  # the engine runs the current settings here, if not before

@@ -91,7 +91,7 @@ def render(settings: Settings, runs: Runs) -> None:
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        chart(states_figure(settings, kind, trace), "inside_states", settings)
+        chart(states_figure(settings, kind, trace), "inside_states", settings, alone=True)
     with right:
         _explain_states(settings, kind, trace)
 

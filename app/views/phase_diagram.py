@@ -80,7 +80,7 @@ def render(settings: Settings, runs: Runs) -> None:
         status = st.empty()
         fig = phase_figure(settings, runs, progress=status.caption)
         status.empty()
-        chart(fig, "phase_diagram", settings)
+        chart(fig, "phase_diagram", settings, alone=True)
 
 
 def _current(settings: Settings, runs: Runs, kind: str) -> float | None:

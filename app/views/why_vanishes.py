@@ -158,7 +158,7 @@ def render(settings: Settings, runs: Runs) -> None:
 
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        chart(jacobian_figure(settings, jacobians), "jacobian_norms", settings)
+        chart(jacobian_figure(settings, jacobians), "jacobian_norms", settings, alone=True)
     with right:
         _explain_jacobian(settings, finished, jacobians)
 
