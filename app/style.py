@@ -405,7 +405,15 @@ _DARK_PAGE_CSS = f"""
 [data-testid="stApp"] :is([data-testid="stExpander"] details, [data-baseweb="tab-border"]) {{
   border-color: #4A4D57;
 }}
-[data-testid="stApp"] code {{ background-color: #31333F; color: {DARK_TEXT}; }}
+[data-testid="stApp"] button[data-selected="true"]:not([kind="primary"]):not([role="tab"]) {{
+  /* the chosen pills (cells, preset, theme): the rule above made them look unchosen */
+  background-color: #5C2A30; border-color: #FF6B6B; color: #FFFFFF;
+}}
+[data-testid="stApp"] input:disabled {{ color: #9A9CA5; -webkit-text-fill-color: #9A9CA5; }}
+[data-testid="stApp"] code,
+[data-testid="stApp"] [data-testid="stCode"] pre {{
+  background-color: #31333F; color: {DARK_TEXT};
+}}
 [data-testid="stApp"] [data-testid="stAlertContainer"]
   :is(p, li, [data-testid="stMarkdownContainer"]) {{
   color: #1E1E1E;  /* alerts keep their light tint: dark text on it */

@@ -219,6 +219,9 @@ def test_projector_mode_and_dark_theme_restyle_the_chart(page, app_url):
     assert dark["width"] > light["width"] and dark["width"] >= 4
     assert luminance(dark["paper"]) < 0.1 < 0.9 < luminance(light["paper"])
     assert luminance(page.evaluate(PAGE_BACKGROUND)) < 0.1
+    # the cells chosen (Elman RNN, LSTM) must stand out from those not chosen
+    chosen, other = page.evaluate(PILL_BACKGROUNDS, ["Elman RNN", "Jordan"])
+    assert abs(luminance(chosen) - luminance(other)) > 0.05, (chosen, other)
     assert_no_failure(page)
     screenshot_whole_app(page, SCREENSHOTS / "browser_projector_dark.png")
 
@@ -228,6 +231,9 @@ LAYOUT_LOOK = """(selector) => {
     return {font: gd._fullLayout.font.size, paper: gd._fullLayout.paper_bgcolor,
             width: Math.max(...gd._fullData.map(d => (d.line && d.line.width) || 0))};
 }"""
+PILL_BACKGROUNDS = """(names) => names.map((name) => getComputedStyle(
+    [...document.querySelectorAll('[data-testid=stSidebar] button')]
+        .find((b) => b.innerText.trim() === name)).backgroundColor)"""
 PAGE_BACKGROUND = """() => getComputedStyle(
     document.querySelector('[data-testid=stMain]') || document.body).backgroundColor"""
 
