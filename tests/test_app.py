@@ -349,12 +349,12 @@ def test_the_chart_comes_before_its_slider_and_a_lost_cache_cannot_loop(monkeypa
     """New settings: the chart is drawn, then the in-chart slider's runs are
     made and the page is drawn again with them, once. Were the runs lost from
     the cache each time, the page must still stop, the chart without slider."""
-    from app.views import gradient_flow
+    from app.views import slider_runs
 
     at = fresh({"T": "30", "seed": "91"})
     assert len(figures(at)["gradient_flow"]["frames"]) == 41
 
-    monkeypatch.setattr(gradient_flow._SWEEPS, "put", lambda key, value: None)
+    monkeypatch.setattr(slider_runs.SWEEPS, "put", lambda key, value: None)
     at = fresh({"T": "31", "seed": "92"})
     assert_clean(at)
     fig = figures(at)["gradient_flow"]

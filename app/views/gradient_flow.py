@@ -4,9 +4,6 @@ slider over w (single unit) or ρ (matrix) that redraws in the browser; and
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,44 +28,16 @@ from app.views.common import (
     sci,
     text_column,
 )
+from app.views.slider_runs import FRAMES, SWEEPS, make_sweeps
 
 STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
 SCRUB_BUDGET_SECONDS = 20.0  # longest the in-chart slider's runs may take in all
-PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see _Progress)
-# before the in-chart slider's runs start: the time the browser needs to draw
-# the chart just sent while it has a core to itself (see render)
-BROWSER_FIRST_SECONDS = 0.2
 MAX_UNITS_DRAWN = 64
 # points per line in each of the in-chart slider's frames: 41 frames of every
 # line at 600 points made a long run's chart 1.2 MB, re-sent on each rerun
 FRAME_STEPS = 200
 LSTM_KINDS = ("lstm", "lstm_nofg")
-
-
-class _Kept:
-    """The last few values by key, shared by every session (hence the lock)."""
-
-    def __init__(self, size: int) -> None:
-        self._items: OrderedDict = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-            return self._items.get(key)
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-_SWEEPS = _Kept(24)  # knob-free CellSpec → its frames' norms (see _sweep)
-_FRAMES = _Kept(24)  # (knob-free specs, lines, T) → flow_chart.ScrubParts
 
 
 def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
@@ -111,8 +80,7 @@ def flow_parts(settings: Settings, runs: Runs) -> FlowParts | None:
 class KeptFrame:
     """The in-chart slider's runs, whose frame ``active`` is the current settings."""
 
-    specs: dict  # kind → knob-free CellSpec
-    sweeps: dict  # kind → (V, T) norms (see _sweep)
+    sweeps: dict  # kind → (V, T) norms (see slider_runs.make_sweeps)
     values: np.ndarray  # (V,) the knob's values
     active: int
 
@@ -126,7 +94,7 @@ def kept_frame(settings: Settings, runs: Runs) -> KeptFrame | None:
     settings (the text and heatmap under it still need that run): a sidebar
     move of the knob redraws the chart as soon as the in-chart slider would."""
     specs = {kind: cached.knob_free(runs.spec(kind)) for kind in settings.cells}
-    sweeps = {kind: _SWEEPS.get(spec) for kind, spec in specs.items()}
+    sweeps = {kind: SWEEPS.get(spec) for kind, spec in specs.items()}
     if any(sweep is None for sweep in sweeps.values()):
         return None
     first = runs.spec(settings.cells[0])
@@ -141,7 +109,7 @@ def kept_frame(settings: Settings, runs: Runs) -> KeptFrame | None:
             return None
         if not np.isfinite(sweeps[kind][0][active]).any():  # a refused run left only nan
             return None
-    return KeptFrame(specs, sweeps, values, active)
+    return KeptFrame(sweeps, values, active)
 
 
 def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowParts:
@@ -178,7 +146,7 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     values = scrub_values(runs.spec(kinds[0]))
     seconds = sum(estimated_seconds(runs.spec(kind)) for kind in kinds) * len(values)
     scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS
-    sweeps = {kind: _SWEEPS.get(spec) for kind, spec in specs.items()}
+    sweeps = {kind: SWEEPS.get(spec) for kind, spec in specs.items()}
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
@@ -198,60 +166,7 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     _heatmap(settings, runs)
     if not scrub_wanted or ready:
         return None
-    return lambda: _make_sweeps(status, specs, sweeps, values)
-
-
-def _make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> bool:
-    """Make the in-chart slider's missing runs, keep them, and say so (True)."""
-    total, done = len(values) * len(specs), 0
-    # a newer rerun can only stop this loop between two status updates
-    progress = _Progress(status, total)
-    # The server and the browser often share two cores (a laptop at the
-    # lectern), and these runs hold one for a second or more: the browser
-    # draws the page just sent first. On two cores the first redraw after a T
-    # press took 145 ms with the runs started at once, 112 ms after a pause.
-    # (The pause is within the progress line's first interval: a newer rerun
-    # waits no longer for it.)
-    time.sleep(BROWSER_FIRST_SECONDS)
-    for kind, spec in specs.items():
-        if sweeps[kind] is None:
-            sweeps[kind] = _sweep(spec, values, progress, done)
-            _SWEEPS.put(spec, sweeps[kind])
-        done += len(values)
-    status.empty()
-    return True
-
-
-class _Progress:
-    """The line under the chart while the in-chart slider's runs are computed.
-
-    Written at most every PROGRESS_SECONDS and never in the first: each write
-    is a message the browser renders, and a burst of them arrived while it
-    was drawing the new chart above. A write is also where a newer rerun can
-    stop the runs, so it may wait that long (and one run) to start."""
-
-    def __init__(self, status, total: int) -> None:
-        self._status, self._total = status, total
-        self._last = time.monotonic()
-
-    def ran(self, done: int) -> None:
-        now = time.monotonic()
-        if now - self._last >= PROGRESS_SECONDS:
-            self._last = now
-            self._status.caption(
-                f"Preparing the slider under the chart: {done} of {self._total} runs…"
-            )
-
-
-def _sweep(spec, values, progress: _Progress, done: int) -> tuple[np.ndarray, ...]:
-    """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, one
-    row per knob value. Each run is cached on its own, and ``progress`` is
-    told after each, so a newer rerun can stop this loop and resume it."""
-    rows = []
-    for i, value in enumerate(values):
-        rows.append(cached.knob_norms(spec, float(value)))
-        progress.ran(done + i + 1)
-    return tuple(np.stack([row[j] for row in rows]) for j in range(3))
+    return lambda: make_sweeps(status, specs, sweeps, values)
 
 
 def line_sources(settings: Settings, kinds: list[str]) -> list[tuple[str, str]]:
@@ -323,10 +238,10 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
     frame to start on: ``gradient_flow_figure``'s keyword arguments."""
     first_kind = next(iter(specs))
     key = (tuple(specs.values()), tuple(sources), settings.steps)
-    parts = _FRAMES.get(key)
+    parts = FRAMES.get(key)
     if parts is None:
         parts = flow_chart.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
-        _FRAMES.put(key, parts)
+        FRAMES.put(key, parts)
     current = _current_knob(settings, runs, first_kind)
     return {"scrub": parts, "active": int(np.argmin(np.abs(values - current)))}
 

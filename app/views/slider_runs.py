@@ -1,0 +1,95 @@
+"""The in-chart slider's runs: made once the page is drawn, kept for every
+session, and reported on a progress line while they are made."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from app import cached
+
+PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see Progress)
+# before the runs start: the time the browser needs to draw the page just
+# sent while it has a core to itself (see make_sweeps)
+BROWSER_FIRST_SECONDS = 0.2
+
+
+class Kept:
+    """The last few values by key, shared by every session (hence the lock)."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+SWEEPS = Kept(24)  # knob-free CellSpec → its frames' norms (see make_sweeps)
+FRAMES = Kept(24)  # (knob-free specs, lines, T) → flow_chart.ScrubParts
+
+
+def make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> bool:
+    """Make the in-chart slider's missing runs, keep them, and say so (True)."""
+    total, done = len(values) * len(specs), 0
+    # a newer rerun can only stop this loop between two status updates
+    progress = Progress(status, total)
+    # The server and the browser often share two cores (a laptop at the
+    # lectern), and these runs hold one for a second or more: the browser
+    # draws the page just sent first. On two cores the first redraw after a T
+    # press took 145 ms with the runs started at once, 112 ms after a pause.
+    # (The pause is within the progress line's first interval: a newer rerun
+    # waits no longer for it.)
+    time.sleep(BROWSER_FIRST_SECONDS)
+    for kind, spec in specs.items():
+        if sweeps[kind] is None:
+            sweeps[kind] = _sweep(spec, values, progress, done)
+            SWEEPS.put(spec, sweeps[kind])
+        done += len(values)
+    status.empty()
+    return True
+
+
+class Progress:
+    """The line under the chart while the in-chart slider's runs are computed.
+
+    Written at most every PROGRESS_SECONDS and never in the first: each write
+    is a message the browser renders, and a burst of them arrived while it
+    was drawing the new chart above. A write is also where a newer rerun can
+    stop the runs, so it may wait that long (and one run) to start."""
+
+    def __init__(self, status, total: int) -> None:
+        self._status, self._total = status, total
+        self._last = time.monotonic()
+
+    def ran(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_SECONDS:
+            self._last = now
+            self._status.caption(
+                f"Preparing the slider under the chart: {done} of {self._total} runs…"
+            )
+
+
+def _sweep(spec, values, progress: Progress, done: int) -> tuple[np.ndarray, ...]:
+    """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, one
+    row per knob value. Each run is cached on its own, and ``progress`` is
+    told after each, so a newer rerun can stop this loop and resume it."""
+    rows = []
+    for i, value in enumerate(values):
+        rows.append(cached.knob_norms(spec, float(value)))
+        progress.ran(done + i + 1)
+    return tuple(np.stack([row[j] for row in rows]) for j in range(3))
