@@ -9,17 +9,44 @@ derived arrays in ``st.cache_data``.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import streamlit as st
 
 from app import compute, sweeps
 from app.compute import CellRun, CellSpec
 
+LATEST_KEPT = 12
+_latest: dict[CellSpec, CellRun] = {}  # forward_key(spec) → the newest run of such a spec
+_latest_lock = threading.Lock()
+
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def cell_run(spec: CellSpec) -> CellRun:
-    """The engine run of one cell (see ``compute.run_cell``)."""
-    return compute.run_cell(spec)
+    """The engine run of one cell (see ``compute.run_cell``).
+
+    The newest run that differs only in what the forward sweep does not read
+    (T, set-up, truncation, clipping) is handed to the engine to reuse: moving
+    T by a step then costs one backward sweep and one forward step."""
+    key = forward_key(spec)
+    with _latest_lock:
+        earlier = _latest.get(key)
+    run = compute.run_cell(spec, reuse=earlier)
+    if run.trace is not None:
+        with _latest_lock:
+            _latest.pop(key, None)
+            _latest[key] = run
+            while len(_latest) > LATEST_KEPT:
+                del _latest[next(iter(_latest))]
+    return run
+
+
+def forward_key(spec: CellSpec) -> CellSpec:
+    """``spec`` without what only the backward sweep reads. T goes too: a run
+    with another T still shares its first steps (the signals are the same
+    sequence cut at T). The engine checks that a run it is given fits."""
+    return spec.replace(steps=0, setup="many_to_one", truncation=None, clip=None)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -399,8 +399,12 @@ class CellRun:
     error: str | None = None
 
 
-def run_cell(spec: CellSpec) -> CellRun:
-    """Build and simulate one cell on the settings' input and seed."""
+def run_cell(spec: CellSpec, reuse: CellRun | None = None) -> CellRun:
+    """Build and simulate one cell on the settings' input and seed.
+
+    ``reuse``: an earlier run whose forward sweep the engine may take its
+    first steps from (``engine.simulate``'s ``reuse``); the result is the same.
+    """
     try:
         model = build_model(spec)
         trace = engine.simulate(
@@ -411,6 +415,7 @@ def run_cell(spec: CellSpec) -> CellRun:
             scored=spec.scored,
             truncate=spec.truncation,
             clip=spec.clip,
+            reuse=None if reuse is None else reuse.trace,
         )
     except ValueError as error:
         return CellRun(spec, None, None, str(error))

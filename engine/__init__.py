@@ -5,7 +5,11 @@ The public contract (shared/engine-contract.md):
     model = engine.build(kind, input_size, hidden_size, output_size=1, *, activation="tanh",
                          bidirectional=False, forget_gate=True, reset_after=False, seed=0)
     trace = engine.simulate(model, inputs, targets, *, loss="mse", scored="all",
-                            truncate=None, clip=None, h0=None)
+                            truncate=None, clip=None, h0=None, reuse=None)
+
+``reuse`` extends the contract: an earlier Trace whose forward steps the new
+run shares are copied from it, not computed (see ``simulate``); the trace is
+the same either way.
 
 Arrays are NumPy float64, time first. The engine imports nothing but NumPy, never
 touches NumPy's global error state or the warning filters, and reports overflow

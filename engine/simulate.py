@@ -10,6 +10,7 @@ backward: each cell carries ∂L/∂h_t from step t + 1 back to step t, except
 """
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,6 +33,7 @@ def simulate(
     truncate=None,
     clip=None,
     h0=None,
+    reuse=None,
 ):
     """Run ``model`` forward over ``inputs`` and back through time; return a ``Trace``.
 
@@ -46,6 +48,15 @@ def simulate(
     clip:     θ > 0: global gradient-norm clipping into ``clipped_grads``.
     h0:       (H,) or (B, H); bidirectional also (2, H) or (2, B, H),
               forward direction first. None: zeros.
+    reuse:    a Trace from an earlier ``simulate``, or None. If it came from a
+              model of the same kind, sizes, activation and parameter values,
+              with the same h0 and batch size (and for jordan the same loss),
+              each direction copies the forward values of the steps at the start
+              of its reading order whose inputs equal that run's, and computes
+              only the steps after them. A new T, truncation, clipping or set-up
+              then costs little more than the backward sweep. The trace is the
+              same, bit for bit, as without ``reuse``; a Trace that does not fit
+              is not used.
 
     Raises ValueError naming the argument for any bad argument. Overflow is not
     an error: it is reported in ``nonfinite_forward`` / ``nonfinite_backward``.
@@ -59,18 +70,25 @@ def simulate(
     T, B = x.shape[:2]
     target = _checked_targets(targets, scored, T, B, model.output_size, batched)
     initial = _checked_h0(h0, model, B, batched)
+    if reuse is not None and not isinstance(reuse, Trace):
+        raise ValueError(
+            f"reuse must be None or a Trace from engine.simulate, got {type(reuse).__name__}"
+        )
 
     with np.errstate(all="ignore"):
-        return _run(model, params, x, target, initial, loss, scored, truncate, clip, batched)
+        return _run(model, params, x, target, initial, loss, scored, truncate, clip, batched, reuse)
 
 
-def _run(model, params, x, target, initial, loss, scored, truncate, clip, batched):
+def _run(model, params, x, target, initial, loss, scored, truncate, clip, batched, reuse):
     T, B = x.shape[:2]
     H = model.hidden_size
     reverse = model.bidirectional
     cells = [make_cell(model, params, suffix, loss) for suffix in model.directions]
     # Each direction runs in its own reading order: the reverse one on x[::-1].
-    records = [cell.forward(x[::-1] if k else x, initial[k]) for k, cell in enumerate(cells)]
+    reading = [x[::-1] if k else x for k in range(len(cells))]
+    forward = ForwardInputs.of(model, params, loss, reading, initial)
+    prefixes = forward.prefixes(reuse)
+    records = [cell.forward(reading[k], initial[k], prefixes[k]) for k, cell in enumerate(cells)]
 
     def in_time_order(k, name):
         value = records[k].get(name)
@@ -164,7 +182,68 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, batche
             (cell, record, state_sizes) for cell, record in zip(cells, records, strict=True)
         ),
         _batched=batched,
+        _forward=forward,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ForwardInputs:
+    """What a forward sweep's values depend on, copied so that later changes
+    to the caller's arrays cannot make a trace look reusable when it is not.
+
+    signature: the model's configuration, the batch size and (jordan) the loss.
+    params:    every parameter's value.
+    reading:   per direction, the inputs (T, B, D) in its reading order.
+    initial:   per direction, the initial hidden state (B, H).
+    """
+
+    signature: tuple
+    params: dict
+    reading: list
+    initial: list
+
+    @classmethod
+    def of(cls, model, params, loss, reading, initial):
+        signature = (
+            model.kind,
+            model.input_size,
+            model.hidden_size,
+            model.output_size,
+            model.activation,
+            model.bidirectional,
+            model.forget_gate,
+            model.reset_after,
+            loss if model.kind == "jordan" else None,  # its loop reads y = link(p)
+            reading[0].shape[1],
+        )
+        return cls(
+            signature,
+            {name: value.copy() for name, value in params.items()},
+            [np.array(x) for x in reading],
+            [np.array(h) for h in initial],
+        )
+
+    def prefixes(self, reuse):
+        """Per direction, (the earlier forward record, n): its first n steps are
+        this sweep's; or None when ``reuse`` has nothing to give."""
+        none = [None] * len(self.reading)
+        if reuse is None:
+            return none
+        earlier = reuse._forward
+        if earlier is None or earlier.signature != self.signature:
+            return none
+        if any(not np.array_equal(earlier.params[k], v) for k, v in self.params.items()):
+            return none
+        prefixes = []
+        for k, (x, old_x) in enumerate(zip(self.reading, earlier.reading, strict=True)):
+            if not np.array_equal(self.initial[k], earlier.initial[k]):
+                prefixes.append(None)
+                continue
+            m = min(len(x), len(old_x))
+            same = (x[:m] == old_x[:m]).reshape(m, -1).all(axis=1)
+            n = m if same.all() else int(np.argmin(same))
+            prefixes.append((reuse._jacobian_sources[k][1], n) if n else None)
+        return prefixes
 
 
 def _global_norm(arrays):

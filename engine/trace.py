@@ -59,6 +59,8 @@ class Trace:
     # Per direction: (cell, its forward record in reading order, state size S).
     _jacobian_sources: tuple = field(default=(), repr=False)
     _batched: bool = field(default=False, repr=False)
+    # What the forward sweep read (simulate.ForwardInputs), for ``simulate(reuse=…)``.
+    _forward: object = field(default=None, repr=False)
 
     @cached_property
     def state_jacobian_norm(self):

@@ -258,3 +258,30 @@ def test_line_labels_sit_on_their_line(log):
     (label,) = [a for a in fig.layout.annotations if a.text == "here"]
     assert label.y == pytest.approx(2.0 if log else 100.0)
     assert fig.layout.shapes[0].y0 == 100.0
+
+
+def test_a_new_T_hands_the_engine_the_run_it_shares_steps_with(monkeypatch):
+    from app import cached
+
+    given = []
+    simulate = engine.simulate
+
+    def spy(*args, reuse=None, **kwargs):
+        given.append(reuse)
+        return simulate(*args, reuse=reuse, **kwargs)
+
+    monkeypatch.setattr(engine, "simulate", spy)
+    cached.cell_run.clear()
+    monkeypatch.setattr(cached, "_latest", {})
+    settings = Settings(cells=("lstm",), hidden_size=3, seq_len=40, seed=11)
+    first = cached.cell_run(cell_spec(settings, "lstm"))
+    longer = cell_spec(settings.replace(seq_len=41, truncation=5, clip=0.5), "lstm")
+    second = cached.cell_run(longer)
+    other_seed = cached.cell_run(cell_spec(settings.replace(seed=12), "lstm"))
+    assert given[0] is None
+    assert given[1] is first.trace  # T, truncation and clipping do not touch the forward sweep
+    assert given[2] is None  # another seed draws other weights and inputs
+    assert other_seed.trace is not None
+    np.testing.assert_array_equal(
+        second.trace.grad_hidden, compute.run_cell(longer).trace.grad_hidden
+    )

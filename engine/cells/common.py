@@ -25,6 +25,21 @@ def previous(first, sequence):
     return np.concatenate([first[None], sequence[:-1]])
 
 
+def copied_steps(prefix, **arrays):
+    """Copy an earlier forward sweep's first n steps into this one's arrays.
+
+    prefix: None, or (that sweep's record, n) from ``simulate``'s ``reuse``;
+    arrays: record field name → this sweep's (T, …) array of that field.
+    Returns n, the first step left to compute (0 without a prefix).
+    """
+    if prefix is None:
+        return 0
+    record, n = prefix
+    for name, array in arrays.items():
+        array[:n] = record[name][:n]
+    return n
+
+
 def shared_weight_grads(grad_pre, x, recurrent_input):
     """∂L/∂(weight_ih, weight_hh, bias_ih, bias_hh) when both biases add to a_t.
 

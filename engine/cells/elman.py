@@ -15,7 +15,7 @@ recurrent weight w, and fifty steps back the gradient has been multiplied by w�
 
 import numpy as np
 
-from engine.cells.common import previous, shared_weight_grads
+from engine.cells.common import copied_steps, previous, shared_weight_grads
 from engine.functions import activation
 
 
@@ -29,15 +29,20 @@ class Elman:
         self.b_hh = params["bias_hh"]  # (H,)
         self.act, self.act_slope = activation(activation_name)
 
-    def forward(self, x, h0):
-        """x (T, B, D), h0 (B, H) → record with hidden, h_prev, slope (T, B, H)."""
+    def forward(self, x, h0, prefix=None):
+        """x (T, B, D), h0 (B, H) → record with hidden, h_prev, slope (T, B, H).
+
+        prefix: None, or (an earlier record, n) whose first n steps are this
+        sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         input_drive = x @ self.W_ih.T + (self.b_ih + self.b_hh)  # (T, B, H)
         hidden = np.empty_like(input_drive)
         W_hh_T = self.W_hh.T
-        h = h0
-        for t in range(len(x)):
-            h = self.act(input_drive[t] + h @ W_hh_T)
-            hidden[t] = h
+        start = copied_steps(prefix, hidden=hidden)
+        h = hidden[start - 1] if start else h0
+        for t in range(start, len(x)):
+            h = np.matmul(h, W_hh_T, out=hidden[t])
+            h += input_drive[t]
+            self.act(h, out=h)
         return {
             "x": x,
             "hidden": hidden,
@@ -52,10 +57,8 @@ class Elman:
         grad_pre = np.empty_like(grad)  # ∂L/∂a_t
         dh_next = 0.0  # ∂L/∂h_t through step t + 1
         for t in reversed(range(len(grad))):
-            dh = grad[t] if cut[t] else grad[t] + dh_next
-            grad_hidden[t] = dh
-            da = dh * slope[t]  # back through act
-            grad_pre[t] = da
+            dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
+            da = np.multiply(dh, slope[t], out=grad_pre[t])  # back through act
             dh_next = da @ self.W_hh  # back through W_hh h_{t−1}
         grads = shared_weight_grads(grad_pre, record["x"], record["h_prev"])
         return grad_hidden, None, grads

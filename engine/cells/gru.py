@@ -17,7 +17,7 @@ BPTT, with δ = ∂L/∂h_t and a_r, a_z, a_n the gates' pre-activations:
 
 import numpy as np
 
-from engine.cells.common import previous, summed, summed_outer
+from engine.cells.common import copied_steps, previous, summed, summed_outer
 from engine.functions import activation, sigmoid
 
 
@@ -37,32 +37,47 @@ class GRU:
         self.b_hn = b_hh[2 * H :]
         self.act, self.act_slope = activation(activation_name)
 
-    def forward(self, x, h0):
-        """x (T, B, D), h0 (B, H) → record: hidden, reset, update, candidate (T, B, H), …"""
+    def forward(self, x, h0, prefix=None):
+        """x (T, B, D), h0 (B, H) → record: hidden, reset, update, candidate (T, B, H), …
+
+        prefix: None, or (an earlier record, n) whose first n steps are this
+        sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         H = self.H
         input_drive = x @ self.W_ih.T + self.b_ih  # (T, B, 3H)
         input_drive[..., : 2 * H] += self.b_hrz
         if not self.reset_after:
             input_drive[..., 2 * H :] += self.b_hn
         T, B = x.shape[:2]
-        hidden, reset, update, candidate = (np.empty((T, B, H)) for _ in range(4))
+        hidden, candidate = np.empty((T, B, H)), np.empty((T, B, H))
+        reset_update = np.empty((T, B, 2 * H))
         recurrent_n = np.empty((T, B, H)) if self.reset_after else None  # W_hn h + b_hn
         W_hrz_T, W_hn_T = self.W_hrz.T, self.W_hn.T
-        h = h0
-        for t in range(T):
-            rz = sigmoid(input_drive[t, :, : 2 * H] + h @ W_hrz_T)
+        looped = {"reset_update": reset_update, "candidate": candidate, "hidden": hidden}
+        if self.reset_after:
+            looped["recurrent_n"] = recurrent_n
+        start = copied_steps(prefix, **looped)
+        h = hidden[start - 1] if start else h0
+        for t in range(start, T):
+            rz = np.matmul(h, W_hrz_T, out=reset_update[t])
+            rz += input_drive[t, :, : 2 * H]
+            sigmoid(rz, out=rz)
             r, z = rz[:, :H], rz[:, H:]
+            n = candidate[t]
             if self.reset_after:
-                hn = h @ W_hn_T + self.b_hn
-                n = self.act(input_drive[t, :, 2 * H :] + r * hn)
-                recurrent_n[t] = hn
+                hn = np.matmul(h, W_hn_T, out=recurrent_n[t])
+                hn += self.b_hn
+                np.multiply(r, hn, out=n)
             else:
-                n = self.act(input_drive[t, :, 2 * H :] + (r * h) @ W_hn_T)
-            h = z * h + (1.0 - z) * n
-            hidden[t], reset[t], update[t], candidate[t] = h, r, z, n
+                np.matmul(r * h, W_hn_T, out=n)
+            n += input_drive[t, :, 2 * H :]
+            self.act(n, out=n)
+            h = np.multiply(z, h, out=hidden[t])
+            h += (1.0 - z) * n
+        reset, update = reset_update[..., :H], reset_update[..., H:]
         return {
             "x": x,
             "hidden": hidden,
+            "reset_update": reset_update,
             "reset": reset,
             "update": update,
             "candidate": candidate,
@@ -72,6 +87,17 @@ class GRU:
             "slope_z": update * (1.0 - update),
             "slope_n": self.act_slope(candidate),
         }
+
+    def _backward_factors(self, record):
+        """Per-step factors of the backward loop, (T, B, H) each, so that
+        ∂L/∂a_z = δ ⊙ from_z, ∂L/∂a_n = δ ⊙ from_n and ∂L/∂a_r = (the product
+        that r multiplies: W_hnᵀ ∂L/∂a_n, or ∂L/∂a_n) ⊙ from_r."""
+        reset_reads = record["recurrent_n"] if self.reset_after else record["h_prev"]
+        return (
+            (record["h_prev"] - record["candidate"]) * record["slope_z"],
+            (1.0 - record["update"]) * record["slope_n"],
+            reset_reads * record["slope_r"],
+        )
 
     def _step_back(self, dh, r, z, n, h_prev, hn, slope_r, slope_z, slope_n):
         """From δ = ∂L/∂h_t to ∂L/∂h_{t−1} and the pre-activation gradients.
@@ -112,14 +138,24 @@ class GRU:
         grad_hidden = np.empty_like(grad)
         grad_rz = np.empty((T, B, 2 * H))  # ∂L/∂[a_r, a_z]
         grad_n = np.empty_like(grad)  # ∂L/∂a_n
-        grad_recurrent_n = np.empty_like(grad)
+        grad_recurrent_n = np.empty_like(grad) if self.reset_after else grad_n
+        from_z, from_n, from_r = self._backward_factors(record)
+        reset, update = record["reset"], record["update"]
         dh_next = 0.0
         for t in reversed(range(T)):
-            dh = grad[t] if cut[t] else grad[t] + dh_next
-            grad_hidden[t] = dh
-            dh_next, grad_rz[t], grad_n[t], grad_recurrent_n[t] = self._step_back(
-                dh, *self._at(record, t)
-            )
+            dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
+            da_n = np.multiply(dh, from_n[t], out=grad_n[t])
+            np.multiply(dh, from_z[t], out=grad_rz[t, :, H:])
+            if self.reset_after:
+                d_recurrent_n = np.multiply(da_n, reset[t], out=grad_recurrent_n[t])
+                np.multiply(da_n, from_r[t], out=grad_rz[t, :, :H])
+                dh_next = d_recurrent_n @ self.W_hn
+            else:
+                d_reset_h = da_n @ self.W_hn  # ∂L/∂(r ⊙ h_{t−1})
+                np.multiply(d_reset_h, from_r[t], out=grad_rz[t, :, :H])
+                dh_next = d_reset_h * reset[t]
+            dh_next += dh * update[t]
+            dh_next += grad_rz[t] @ self.W_hrz
         h_prev = record["h_prev"]
         # The n block's recurrent product reads r ⊙ h_{t−1} (Cho) or h_{t−1} (PyTorch).
         n_reads = h_prev if self.reset_after else record["reset"] * h_prev

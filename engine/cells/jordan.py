@@ -17,7 +17,13 @@ zero at t = 0.
 
 import numpy as np
 
-from engine.cells.common import previous, shared_weight_grads, summed, summed_outer
+from engine.cells.common import (
+    copied_steps,
+    previous,
+    shared_weight_grads,
+    summed,
+    summed_outer,
+)
 from engine.functions import activation, link, link_jvp, link_vjp
 
 
@@ -34,8 +40,11 @@ class Jordan:
         self.loss = loss
         self.act, self.act_slope = activation(activation_name)
 
-    def forward(self, x, h0):
-        """x (T, B, D); h0 is ignored. Record: hidden (T, B, H), readout and outputs (T, B, O)."""
+    def forward(self, x, h0, prefix=None):
+        """x (T, B, D); h0 is ignored. Record: hidden (T, B, H), readout and outputs (T, B, O).
+
+        prefix: None, or (an earlier record, n) whose first n steps are this
+        sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         T, B = x.shape[:2]
         O = self.W_out.shape[0]
         input_drive = x @ self.W_ih.T + (self.b_ih + self.b_hh)  # (T, B, H)
@@ -43,8 +52,9 @@ class Jordan:
         readout = np.empty((T, B, O))
         outputs = np.empty((T, B, O))
         W_hh_T, W_out_T = self.W_hh.T, self.W_out.T
-        y = np.zeros((B, O))
-        for t in range(T):
+        start = copied_steps(prefix, hidden=hidden, readout=readout, outputs=outputs)
+        y = outputs[start - 1] if start else np.zeros((B, O))
+        for t in range(start, T):
             h = self.act(input_drive[t] + y @ W_hh_T)
             p = h @ W_out_T + self.b_out
             y = link(self.loss, p)

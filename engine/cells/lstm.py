@@ -20,7 +20,7 @@ BPTT, with δh = ∂L/∂h_t and δc the gradient reaching c_t from c_{t+1}:
 
 import numpy as np
 
-from engine.cells.common import previous, shared_weight_grads
+from engine.cells.common import copied_steps, previous, shared_weight_grads
 from engine.functions import activation, sigmoid
 
 
@@ -42,8 +42,11 @@ class LSTM:
         self.f = block.get("forget")
         self.act, self.act_slope = activation(activation_name)
 
-    def forward(self, x, h0):
-        """x (T, B, D), h0 (B, H) → record: hidden, cell and each gate (T, B, H), …"""
+    def forward(self, x, h0, prefix=None):
+        """x (T, B, D), h0 (B, H) → record: hidden, cell and each gate (T, B, H), …
+
+        prefix: None, or (an earlier record, n) whose first n steps are this
+        sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         T, B = x.shape[:2]
         H = self.H
         i_, f_, g_, o_ = self.i, self.f, self.g, self.o
@@ -52,17 +55,22 @@ class LSTM:
         hidden = np.empty((T, B, H))
         cell = np.empty((T, B, H))
         W_hh_T = self.W_hh.T
-        h, c = h0, np.zeros((B, H))
-        for t in range(T):
-            a = input_drive[t] + h @ W_hh_T
-            z = sigmoid(a)
-            z[:, g_] = self.act(a[:, g_])
+        candidate = np.empty((B, H))
+        start = copied_steps(prefix, gates=gates, hidden=hidden, cell=cell)
+        h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, np.zeros((B, H)))
+        for t in range(start, T):
+            z = np.matmul(h, W_hh_T, out=gates[t])  # a_t, then each gate in its place
+            z += input_drive[t]
+            self.act(z[:, g_], out=candidate)
+            sigmoid(z, out=z)
+            z[:, g_] = candidate
             if self.forget_gate:
-                c = z[:, f_] * c + z[:, i_] * z[:, g_]
+                c = np.multiply(z[:, f_], c, out=cell[t])
+                c += z[:, i_] * z[:, g_]
             else:
-                c = c + z[:, i_] * z[:, g_]
-            h = z[:, o_] * self.act(c)
-            gates[t], hidden[t], cell[t] = z, h, c
+                c = np.add(c, z[:, i_] * z[:, g_], out=cell[t])
+            h = self.act(c, out=hidden[t])
+            h *= z[:, o_]
         slope = gates * (1.0 - gates)  # σ' of each gate
         slope[..., g_] = self.act_slope(gates[..., g_])
         act_cell = self.act(cell)
@@ -112,19 +120,25 @@ class LSTM:
 
     def backward(self, record, grad, cut):
         """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
+        T, B, H = grad.shape
         grad_hidden = np.empty_like(grad)
         grad_cell = np.empty_like(grad)
         grad_pre = np.empty(record["gates"].shape)  # ∂L/∂a_t
+        # Gate by gate, (T, B, G, H): every gate but the last (output) takes ∂L/∂c_t.
+        da_by_gate = grad_pre.reshape(T, B, -1, H)
+        slope_by_gate = record["gate_slope"].reshape(T, B, -1, H)
+        cell_to_hidden = record["cell_to_hidden"]
+        forget = record.get("forget")
         dh_next, dc_next = 0.0, 0.0
-        for t in reversed(range(len(grad))):
-            if cut[t]:
-                dh, dc_later = grad[t], 0.0
-            else:
-                dh, dc_later = grad[t] + dh_next, dc_next
-            grad_hidden[t] = dh
-            da, grad_cell[t], dc_next = self._step_back(dh, dc_later, *self._at(record, t))
-            grad_pre[t] = da
-            dh_next = da @ self.W_hh
+        for t in reversed(range(T)):
+            dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
+            dc = np.multiply(dh, cell_to_hidden[t], out=grad_cell[t])
+            if not cut[t]:
+                dc += dc_next
+            np.multiply(slope_by_gate[t, :, :-1], dc[:, None], out=da_by_gate[t, :, :-1])
+            np.multiply(slope_by_gate[t, :, -1], dh, out=da_by_gate[t, :, -1])
+            dc_next = dc * forget[t] if self.forget_gate else dc
+            dh_next = grad_pre[t] @ self.W_hh
         grads = shared_weight_grads(grad_pre, record["x"], record["h_prev"])
         return grad_hidden, grad_cell, grads
 

@@ -15,7 +15,7 @@ BPTT, with δ = ∂L/∂h_t:
 
 import numpy as np
 
-from engine.cells.common import previous, summed, summed_outer
+from engine.cells.common import copied_steps, previous, summed, summed_outer
 from engine.functions import activation, sigmoid
 
 
@@ -32,15 +32,19 @@ class MGU:
         self.W_hn = W_hh[H:]  # (H, H)
         self.act, self.act_slope = activation(activation_name)
 
-    def forward(self, x, h0):
-        """x (T, B, D), h0 (B, H) → record: hidden, forget, candidate (T, B, H), …"""
+    def forward(self, x, h0, prefix=None):
+        """x (T, B, D), h0 (B, H) → record: hidden, forget, candidate (T, B, H), …
+
+        prefix: None, or (an earlier record, n) whose first n steps are this
+        sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         H = self.H
         input_drive = x @ self.W_ih.T + self.b_in_all  # (T, B, 2H)
         T, B = x.shape[:2]
         hidden, forget, candidate = (np.empty((T, B, H)) for _ in range(3))
         W_hf_T, W_hn_T = self.W_hf.T, self.W_hn.T
-        h = h0
-        for t in range(T):
+        start = copied_steps(prefix, hidden=hidden, forget=forget, candidate=candidate)
+        h = hidden[start - 1] if start else h0
+        for t in range(start, T):
             f = sigmoid(input_drive[t, :, :H] + h @ W_hf_T)
             n = self.act(input_drive[t, :, H:] + (f * h) @ W_hn_T)
             h = f * h + (1.0 - f) * n
