@@ -1,0 +1,61 @@
+"""app.memory: reruns reuse the pages the runs before them gave back."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from app import memory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A cache of the last 8 arrays of 1 MB, then 40 more made one at a time, as
+# reruns add runs and the cache evicts the oldest: count the page faults.
+FAULTS = textwrap.dedent(
+    """
+    import resource, sys
+    import numpy as np
+    from app import memory
+    if sys.argv[1] == "keep":
+        assert memory.keep_freed_memory()
+    kept = [np.ones(2**17) for _ in range(8)]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(40):
+        kept.append(np.ones(2**17))
+        kept.pop(0)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    """
+)
+
+
+def page_faults(mode: str) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux's")
+def test_freed_arrays_are_reused_instead_of_faulted_in_again():
+    default, kept = page_faults("default"), page_faults("keep")
+    pages_per_array = 2**20 // 4096
+    # glibc's default gives most freed arrays back and faults them in again
+    assert default >= 5 * pages_per_array, (default, kept)
+    assert kept <= 1.5 * pages_per_array, (default, kept)  # only the heap's first growth
+
+
+def test_the_setting_is_taken_once_per_process():
+    first = memory.keep_freed_memory()
+    assert memory.keep_freed_memory() is first
+    assert first == sys.platform.startswith("linux")
+
+
+def test_objects_loaded_before_the_first_rerun_are_frozen():
+    import gc
+
+    frozen = memory.freeze_loaded_objects()
+    assert frozen > 10_000  # the modules pytest, NumPy and Streamlit loaded
+    assert gc.get_freeze_count() > 10_000  # some frozen objects may since have died
+    assert memory.freeze_loaded_objects() == frozen  # once per process
