@@ -1,4 +1,4 @@
-"""app.memory: reruns reuse the pages the runs before them gave back."""
+"""app.process: the process-wide settings the server runs with."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app import memory
+from app import process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,9 +17,9 @@ FAULTS = textwrap.dedent(
     """
     import resource, sys
     import numpy as np
-    from app import memory
+    from app import process
     if sys.argv[1] == "keep":
-        assert memory.keep_freed_memory()
+        assert process.keep_freed_memory()
     kept = [np.ones(2**17) for _ in range(8)]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(40):
@@ -47,15 +47,24 @@ def test_freed_arrays_are_reused_instead_of_faulted_in_again():
 
 
 def test_the_setting_is_taken_once_per_process():
-    first = memory.keep_freed_memory()
-    assert memory.keep_freed_memory() is first
+    first = process.keep_freed_memory()
+    assert process.keep_freed_memory() is first
     assert first == sys.platform.startswith("linux")
 
 
 def test_objects_loaded_before_the_first_rerun_are_frozen():
     import gc
 
-    frozen = memory.freeze_loaded_objects()
+    frozen = process.freeze_loaded_objects()
     assert frozen > 10_000  # the modules pytest, NumPy and Streamlit loaded
     assert gc.get_freeze_count() > 10_000  # some frozen objects may since have died
-    assert memory.freeze_loaded_objects() == frozen  # once per process
+    assert process.freeze_loaded_objects() == frozen  # once per process
+
+
+def test_blas_keeps_to_the_calling_thread():
+    import threadpoolctl
+
+    counts = process.one_blas_thread()
+    assert counts and all(count == 1 for count in counts)
+    blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(info["num_threads"] == 1 for info in blas)
