@@ -32,6 +32,7 @@ class Trace:
     grad_norm:     √(Σ‖g‖²) over all of ``grads``.
     clip_scale:    min(1, θ/(grad_norm + 1e-6)) when clipping, else 1.0.
     clipped_grads: grads · clip_scale.
+                   These four are summed over the steps when first read.
     nonfinite_forward:  the first step whose forward values are not finite, or None.
     nonfinite_backward: the first step the backward sweep reaches (the latest in
                    time) whose grad_hidden or grad_cell is not finite, or None.
@@ -50,10 +51,6 @@ class Trace:
     grad_hidden_reverse: np.ndarray | None
     grad_cell: np.ndarray | None
     grad_cell_reverse: np.ndarray | None
-    grads: dict
-    grad_norm: float
-    clip_scale: float
-    clipped_grads: dict
     nonfinite_forward: int | None
     nonfinite_backward: int | None
     # Per direction: (cell, its forward record in reading order, state size S).
@@ -61,6 +58,28 @@ class Trace:
     _batched: bool = field(default=False, repr=False)
     # What the forward sweep read (simulate.ForwardInputs), for ``simulate(reuse=…)``.
     _forward: object = field(default=None, repr=False)
+    # ∂L/∂θ and its clipping, summed when first read (simulate.ParameterGradients).
+    _gradients: object = field(default=None, repr=False)
+
+    @property
+    def grads(self):
+        """∂L/∂θ for every entry of ``model.params``, before clipping."""
+        return self._gradients.grads
+
+    @property
+    def grad_norm(self):
+        """√(Σ‖g‖²) over all of ``grads``."""
+        return self._gradients.norm
+
+    @property
+    def clip_scale(self):
+        """min(1, θ/(grad_norm + 1e-6)) when clipping, else 1.0."""
+        return self._gradients.scale
+
+    @property
+    def clipped_grads(self):
+        """grads · clip_scale."""
+        return self._gradients.clipped
 
     @cached_property
     def state_jacobian_norm(self):

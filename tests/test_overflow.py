@@ -232,6 +232,8 @@ def test_every_kind_reports_overflow_without_raising(kind, options, activation, 
         h0=h0,
     )
     quietly(lambda: trace.state_jacobian_norm)
+    # the parameter gradients are summed when first read, after simulate returned
+    quietly(lambda: (trace.grads, trace.grad_norm, trace.clip_scale, trace.clipped_grads))
 
     if kind == "jordan" and loss != "mse":
         # The loop runs through y = σ(p) or softmax(p), bounded by 1: the

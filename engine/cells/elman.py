@@ -13,6 +13,8 @@ so ∂h_t/∂h_{t−1} = diag(act'(a_t)) W_hh: with one linear unit it is the
 recurrent weight w, and fifty steps back the gradient has been multiplied by w⁵⁰.
 """
 
+from functools import partial
+
 import numpy as np
 
 from engine.cells.common import copied_steps, previous, shared_weight_grads
@@ -60,7 +62,7 @@ class Elman:
             dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
             da = np.multiply(dh, slope[t], out=grad_pre[t])  # back through act
             dh_next = da @ self.W_hh  # back through W_hh h_{t−1}
-        grads = shared_weight_grads(grad_pre, record["x"], record["h_prev"])
+        grads = partial(shared_weight_grads, grad_pre, record["x"], record["h_prev"])
         return grad_hidden, None, grads
 
     def jvp(self, record, v):

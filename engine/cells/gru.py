@@ -156,19 +156,22 @@ class GRU:
                 dh_next = d_reset_h * reset[t]
             dh_next += dh * update[t]
             dh_next += grad_rz[t] @ self.W_hrz
-        h_prev = record["h_prev"]
-        # The n block's recurrent product reads r ⊙ h_{t−1} (Cho) or h_{t−1} (PyTorch).
-        n_reads = h_prev if self.reset_after else record["reset"] * h_prev
-        grad_ih = np.concatenate([grad_rz, grad_n], axis=-1)
-        grad_hh = np.concatenate([grad_rz, grad_recurrent_n], axis=-1)
-        grads = {
-            "weight_ih": summed_outer(grad_ih, record["x"]),
-            "weight_hh": np.concatenate(
-                [summed_outer(grad_rz, h_prev), summed_outer(grad_recurrent_n, n_reads)]
-            ),
-            "bias_ih": summed(grad_ih),
-            "bias_hh": summed(grad_hh),
-        }
+
+        def grads():
+            h_prev = record["h_prev"]
+            # The n block's recurrent product reads r ⊙ h_{t−1} (Cho) or h_{t−1} (PyTorch).
+            n_reads = h_prev if self.reset_after else record["reset"] * h_prev
+            grad_ih = np.concatenate([grad_rz, grad_n], axis=-1)
+            grad_hh = np.concatenate([grad_rz, grad_recurrent_n], axis=-1)
+            return {
+                "weight_ih": summed_outer(grad_ih, record["x"]),
+                "weight_hh": np.concatenate(
+                    [summed_outer(grad_rz, h_prev), summed_outer(grad_recurrent_n, n_reads)]
+                ),
+                "bias_ih": summed(grad_ih),
+                "bias_hh": summed(grad_hh),
+            }
+
         return grad_hidden, None, grads
 
     def jvp(self, record, v):

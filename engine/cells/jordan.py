@@ -90,9 +90,13 @@ class Jordan:
             da = dh * slope[t]  # back through act
             grad_pre[t] = da
             dy_next = da @ self.W_hh  # back through W_hh y_{t−1}
-        grads = shared_weight_grads(grad_pre, record["x"], record["y_prev"])
-        grads["weight_out"] = summed_outer(grad_readout, record["hidden"])
-        grads["bias_out"] = summed(grad_readout)
+
+        def grads():
+            own = shared_weight_grads(grad_pre, record["x"], record["y_prev"])
+            own["weight_out"] = summed_outer(grad_readout, record["hidden"])
+            own["bias_out"] = summed(grad_readout)
+            return own
+
         return grad_hidden, None, grads
 
     def jvp(self, record, v):

@@ -18,6 +18,8 @@ BPTT, with δh = ∂L/∂h_t and δc the gradient reaching c_t from c_{t+1}:
     ∂L/∂c_{t−1} = ∂L/∂c_t ⊙ f,   ∂L/∂h_{t−1} = W_hhᵀ ∂L/∂a_t
 """
 
+from functools import partial
+
 import numpy as np
 
 from engine.cells.common import copied_steps, previous, shared_weight_grads
@@ -139,7 +141,7 @@ class LSTM:
             np.multiply(slope_by_gate[t, :, -1], dh, out=da_by_gate[t, :, -1])
             dc_next = dc * forget[t] if self.forget_gate else dc
             dh_next = grad_pre[t] @ self.W_hh
-        grads = shared_weight_grads(grad_pre, record["x"], record["h_prev"])
+        grads = partial(shared_weight_grads, grad_pre, record["x"], record["h_prev"])
         return grad_hidden, grad_cell, grads
 
     def jvp(self, record, v):

@@ -86,19 +86,22 @@ class MGU:
             dh = grad[t] if cut[t] else grad[t] + dh_next
             grad_hidden[t] = dh
             dh_next, grad_f[t], grad_n[t] = self._step_back(dh, *self._at(record, t))
-        h_prev = record["h_prev"]
-        grad_pre = np.concatenate([grad_f, grad_n], axis=-1)
-        grads = {
-            "weight_ih": summed_outer(grad_pre, record["x"]),
-            "weight_hh": np.concatenate(
-                [
-                    summed_outer(grad_f, h_prev),
-                    summed_outer(grad_n, record["forget"] * h_prev),
-                ]
-            ),
-            "bias_ih": summed(grad_pre),
-            "bias_hh": summed(grad_pre),
-        }
+
+        def grads():
+            h_prev = record["h_prev"]
+            grad_pre = np.concatenate([grad_f, grad_n], axis=-1)
+            return {
+                "weight_ih": summed_outer(grad_pre, record["x"]),
+                "weight_hh": np.concatenate(
+                    [
+                        summed_outer(grad_f, h_prev),
+                        summed_outer(grad_n, record["forget"] * h_prev),
+                    ]
+                ),
+                "bias_ih": summed(grad_pre),
+                "bias_hh": summed(grad_pre),
+            }
+
         return grad_hidden, None, grads
 
     def jvp(self, record, v):
