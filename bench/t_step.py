@@ -4,7 +4,7 @@ At the app's large settings (T = 1000, H = 128; Elman, GRU and LSTM on the
 app's noise input, loss on the last step), each cell is run at T = 1000,
 1001, … as the app's cache would: a full ``engine.simulate``, and one handed
 the run at the previous T (``reuse=``), interleaved, in one process with the
-app's memory settings. Both traces are checked to be equal before timing.
+app's process settings (`app.process`). Both traces are checked to be equal before timing.
 
 Usage (from the repository root):
 
