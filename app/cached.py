@@ -17,6 +17,8 @@ import streamlit as st
 from app import compute, sweeps
 from app.compute import CellRun, CellSpec
 
+# A run kept here after the cache evicted it still holds its arrays (tens of
+# MB at T = 1000, H = 128): enough for a few people's cells, not more.
 LATEST_KEPT = 12
 _latest: dict[CellSpec, CellRun] = {}  # forward_key(spec) → the newest run of such a spec
 _latest_lock = threading.Lock()

@@ -400,11 +400,8 @@ class CellRun:
 
 
 def run_cell(spec: CellSpec, reuse: CellRun | None = None) -> CellRun:
-    """Build and simulate one cell on the settings' input and seed.
-
-    ``reuse``: an earlier run whose forward sweep the engine may take its
-    first steps from (``engine.simulate``'s ``reuse``); the result is the same.
-    """
+    """Build and simulate one cell on the settings' input and seed; ``reuse``:
+    an earlier run the engine may copy forward steps from (same result)."""
     try:
         model = build_model(spec)
         trace = engine.simulate(
