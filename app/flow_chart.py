@@ -21,6 +21,7 @@ from app.charts import (
     masked,
     themed_layout,
     typed,
+    typed_for_drawing,
 )
 
 
@@ -188,7 +189,7 @@ def _add_scrub(fig: go.Figure, scrub: Scrub) -> None:
     fig.frames = [
         go.Frame(
             name=name,
-            data=[go.Scatter(y=typed(masked(values)), **x) for values in frame],
+            data=[go.Scatter(y=typed_for_drawing(masked(values)), **x) for values in frame],
             traces=indices,
         )
         for name, frame in zip(names, scrub.lines, strict=True)

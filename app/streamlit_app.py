@@ -34,6 +34,7 @@ LOG = logging.getLogger("gradient_flow_lab")
 process.one_blas_thread()
 process.keep_freed_memory()
 process.freeze_loaded_objects()
+process.send_small_messages_at_once()
 VIEWS = {title: view.render for title, view in figures.views().items()}
 VIEW_KEY = "view"
 REDRAWN_KEY = "_redrawn_for"

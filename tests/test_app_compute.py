@@ -234,7 +234,8 @@ def test_scrub_frames_animate_in_the_browser():
     )
     assert [f["name"] for f in spec["frames"]] == ["0.90", "1.00", "1.10"]
     frame_values = [
-        np.frombuffer(base64.b64decode(f["data"][0]["y"]["bdata"]), "<f8") for f in spec["frames"]
+        np.frombuffer(base64.b64decode(y["bdata"]), y["dtype"])
+        for y in (f["data"][0]["y"] for f in spec["frames"])
     ]
     assert [v[0] for v in frame_values] == [1.0, 2.0, 3.0]
     slider = spec["layout"]["sliders"][0]
@@ -285,3 +286,20 @@ def test_a_new_T_hands_the_engine_the_run_it_shares_steps_with(monkeypatch):
     np.testing.assert_array_equal(
         second.trace.grad_hidden, compute.run_cell(longer).trace.grad_hidden
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([1e-30, 0.5, 3e30, np.nan, 0.0], "f4"),  # nan and 0 are not drawn on a log axis
+        ([1e-39, 0.5], "f8"),  # below float32's normal range
+        ([0.5, 1e39], "f8"),  # above it
+        ([np.nan, np.nan], "f4"),
+    ],
+)
+def test_frames_go_as_float32_only_when_every_value_survives(values, dtype):
+    values = np.array(values)
+    spec = charts.typed_for_drawing(values)
+    assert spec["dtype"] == dtype
+    back = np.frombuffer(base64.b64decode(spec["bdata"]), dtype).astype(float)
+    np.testing.assert_allclose(back, values, rtol=1e-7, equal_nan=True)

@@ -68,3 +68,34 @@ def test_blas_keeps_to_the_calling_thread():
     assert counts and all(count == 1 for count in counts)
     blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     assert blas and all(info["num_threads"] == 1 for info in blas)
+
+
+def no_delay(sock) -> int:
+    import socket
+
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="lists descriptors under /proc or /dev/fd")
+def test_served_sockets_send_small_messages_at_once():
+    import contextlib
+    import socket
+
+    with contextlib.ExitStack() as stack:
+        # bound as Streamlit's server binds: no protocol named, so Nagle stays on
+        listener = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = stack.enter_context(socket.create_connection(listener.getsockname()))
+        served = stack.enter_context(listener.accept()[0])
+        assert (no_delay(listener), no_delay(served), no_delay(client)) == (0, 0, 0)
+
+        changed = process.no_delay_on_served_sockets()
+
+        assert {listener.fileno(), served.fileno()} <= set(changed)
+        assert client.fileno() not in changed  # an outgoing connection keeps its settings
+        assert (no_delay(listener), no_delay(served), no_delay(client)) == (1, 1, 0)
+        later_client = stack.enter_context(socket.create_connection(listener.getsockname()))
+        later = stack.enter_context(listener.accept()[0])
+        assert no_delay(later) == 1  # inherited from the listening socket
+        assert no_delay(later_client) == 0
