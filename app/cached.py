@@ -9,6 +9,7 @@ derived arrays in ``st.cache_data``.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -17,11 +18,78 @@ import streamlit as st
 from app import compute, sweeps
 from app.compute import CellRun, CellSpec
 
-# A run kept here after the cache evicted it still holds its arrays (tens of
-# MB at T = 1000, H = 128): enough for a few people's cells, not more.
-LATEST_KEPT = 12
-_latest: dict[CellSpec, CellRun] = {}  # forward_key(spec) → the newest run of such a spec
-_latest_lock = threading.Lock()
+
+class NewestRuns:
+    """The newest run of each forward key, oldest dropped first once their
+    arrays pass ``budget`` bytes (the newest is always kept).
+
+    A budget in bytes, not a count: one run at T = 2000, H = 256 holds more
+    than a hundred runs at the default settings, and several people's reuse
+    (each moving their own sliders) needs one entry per cell of each. Runs
+    the cache still holds share their arrays with it; the budget bounds what
+    is kept after the cache dropped them."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._runs: dict[CellSpec, tuple[CellRun, int]] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: CellSpec) -> CellRun | None:
+        with self._lock:
+            entry = self._runs.get(key)
+        return None if entry is None else entry[0]
+
+    def put(self, key: CellSpec, run: CellRun) -> None:
+        size = held_bytes(run)
+        with self._lock:
+            _, before = self._runs.pop(key, (None, 0))
+            self._bytes += size - before
+            self._runs[key] = (run, size)
+            while self._bytes > self.budget and len(self._runs) > 1:
+                _, dropped = self._runs.pop(next(iter(self._runs)))  # the oldest
+                self._bytes -= dropped
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+
+def held_bytes(obj) -> int:
+    """Bytes of the NumPy buffers ``obj`` reaches through containers, the
+    engine's and app's objects and partial functions; each buffer once, however
+    many views of it there are."""
+    seen, total, todo = set(), 0, [obj]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, np.ndarray):
+            root = item
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            if root is not item and id(root) in seen:
+                continue
+            seen.add(id(root))
+            total += root.nbytes
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list | tuple):
+            todo.extend(item)
+        elif isinstance(item, functools.partial):
+            todo.extend(item.args)
+            todo.extend(item.keywords.values())
+        elif type(item).__module__.split(".")[0] in ("engine", "app"):
+            todo.extend(getattr(item, "__dict__", {}).values())
+    return total
+
+
+NEWEST_RUNS_BYTES = 256 * 2**20
+_newest = NewestRuns(NEWEST_RUNS_BYTES)  # forward_key(spec) → the newest run of such a spec
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -32,15 +100,9 @@ def cell_run(spec: CellSpec) -> CellRun:
     (T, set-up, truncation, clipping) is handed to the engine to reuse: moving
     T by a step then costs one backward sweep and one forward step."""
     key = forward_key(spec)
-    with _latest_lock:
-        earlier = _latest.get(key)
-    run = compute.run_cell(spec, reuse=earlier)
+    run = compute.run_cell(spec, reuse=_newest.get(key))
     if run.trace is not None:
-        with _latest_lock:
-            _latest.pop(key, None)
-            _latest[key] = run
-            while len(_latest) > LATEST_KEPT:
-                del _latest[next(iter(_latest))]
+        _newest.put(key, run)
     return run
 
 

@@ -56,6 +56,9 @@ class ScrubParts:
     extremes: np.ndarray
 
 
+STEPS_FRAME = "steps"  # the base frame holding the x the frames share
+
+
 def scrub_parts(scrub: Scrub) -> ScrubParts:
     fig = go.Figure()
     _add_scrub(fig, scrub)
@@ -185,15 +188,23 @@ def _add_scrub(fig: go.Figure, scrub: Scrub) -> None:
     # every step carries its value, which the read-out above the rail shows;
     # forty-odd labels under the rail would overlap, so they are drawn transparent
     indices = list(range(len(scrub.lines[0]))) if scrub.lines else []
-    x = {} if scrub.steps is None else {"x": typed(scrub.steps, _int_dtype(scrub.steps))}
+    # The steps, when the frames draw fewer than the figure, go once in a base
+    # frame that every frame names, not in each of 41 frames × lines.
+    base = {} if scrub.steps is None else {"baseframe": STEPS_FRAME}
     fig.frames = [
         go.Frame(
             name=name,
-            data=[go.Scatter(y=typed_for_drawing(masked(values)), **x) for values in frame],
+            data=[go.Scatter(y=typed_for_drawing(masked(values))) for values in frame],
             traces=indices,
+            **base,
         )
         for name, frame in zip(names, scrub.lines, strict=True)
     ]
+    if scrub.steps is not None:
+        x = typed(scrub.steps, _int_dtype(scrub.steps))
+        fig.frames += (
+            go.Frame(name=STEPS_FRAME, data=[go.Scatter(x=x) for _ in indices], traces=indices),
+        )
     fig.update_layout(
         sliders=[
             {

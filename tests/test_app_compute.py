@@ -273,7 +273,7 @@ def test_a_new_T_hands_the_engine_the_run_it_shares_steps_with(monkeypatch):
 
     monkeypatch.setattr(engine, "simulate", spy)
     cached.cell_run.clear()
-    monkeypatch.setattr(cached, "_latest", {})
+    monkeypatch.setattr(cached, "_newest", cached.NewestRuns(cached.NEWEST_RUNS_BYTES))
     settings = Settings(cells=("lstm",), hidden_size=3, seq_len=40, seed=11)
     first = cached.cell_run(cell_spec(settings, "lstm"))
     longer = cell_spec(settings.replace(seq_len=41, truncation=5, clip=0.5), "lstm")
@@ -286,6 +286,64 @@ def test_a_new_T_hands_the_engine_the_run_it_shares_steps_with(monkeypatch):
     np.testing.assert_array_equal(
         second.trace.grad_hidden, compute.run_cell(longer).trace.grad_hidden
     )
+
+
+def test_frames_drawing_fewer_steps_share_them_in_one_base_frame():
+    steps = np.arange(0, 1000, 5)
+    lines = [charts.Line(n, "#000", np.arange(1000), np.ones(1000)) for n in "ab"]
+    scrub = flow_chart.Scrub(
+        "ρ",
+        np.array([0.5, 1.0]),
+        [[np.full(200, v), np.full(200, 2 * v)] for v in (1, 2)],
+        0,
+        steps,
+    )
+    spec = json.loads(
+        plotly.io.to_json(flow_chart.gradient_flow_figure(lines, steps=1000, scrub=scrub))
+    )
+    *frames, base = spec["frames"]
+    assert base["name"] == flow_chart.STEPS_FRAME and base["traces"] == [0, 1]
+    for trace in base["data"]:
+        x = trace["x"]
+        np.testing.assert_array_equal(
+            np.frombuffer(base64.b64decode(x["bdata"]), x["dtype"]), steps
+        )
+    assert [f["name"] for f in frames] == ["0.50", "1.00"]
+    for frame in frames:
+        assert frame["baseframe"] == flow_chart.STEPS_FRAME
+        assert all("x" not in trace and "y" in trace for trace in frame["data"])
+    # the slider steps through the value frames only
+    assert [step["args"][0] for step in spec["layout"]["sliders"][0]["steps"]] == [
+        ["0.50"],
+        ["1.00"],
+    ]
+
+
+def test_held_bytes_counts_each_buffer_once():
+    from app import cached
+
+    a = np.zeros(1000)
+    views = {"a": a, "view": a[10:], "rows": [a[::2], (a.reshape(10, 100),)]}
+    assert cached.held_bytes(views) == 8000
+    assert cached.held_bytes([a, np.ones(3)]) == 8024
+
+
+def test_newest_runs_drop_the_oldest_past_their_byte_budget():
+    from app import cached
+
+    store = cached.NewestRuns(budget=3 * 8000)
+    run = {key: [np.zeros(1000)] for key in "abcde"}  # 8000 bytes each
+    for key in "abc":
+        store.put(key, run[key])
+    assert len(store) == 3 and store.bytes == 24_000
+    store.put("d", run["d"])
+    assert store.get("a") is None and store.get("b") is run["b"]
+    store.put("b", run["b"])  # used again: now the newest
+    store.put("e", run["e"])
+    assert store.get("c") is None and store.get("b") is run["b"]
+    assert store.bytes == 24_000
+    store.put("huge", [np.zeros(10_000)])  # over the budget alone: kept, the rest dropped
+    assert len(store) == 1 and store.get("huge") is not None
 
 
 @pytest.mark.parametrize(

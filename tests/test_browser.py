@@ -193,6 +193,30 @@ def test_in_chart_slider_shows_each_frame(page, app_url):
     assert any(not np.allclose(a, b, equal_nan=True) for a, b in zip(drawn, before, strict=True))
 
 
+def test_in_chart_slider_of_a_long_run_draws_its_frames_on_their_steps(page, app_url):
+    """Past 200 steps the frames draw every few steps, named once in a base
+    frame: a frame shown must be drawn against those steps, not the figure's."""
+    open_app(page, app_url, "?cell=rnn&T=300&H=4&seed=5")
+    selector = chart_selector("gradient_flow")
+    frames = page.evaluate(
+        """(s) => document.querySelector(s)._transitionData._frames.map(
+            f => ({name: f.name, base: f.baseframe || null, x: f.data.map(d => d.x ?? null)}))""",
+        selector,
+    )
+    base = next(f for f in frames if f["name"] == "steps")
+    steps = decode(base["x"][0])
+    assert steps.size == 200 and steps[-1] == 299
+    assert all(f["base"] == "steps" for f in frames if f["name"] != "steps")
+    assert len(ys(chart_traces(page, "gradient_flow"))[0]) == 300  # the figure draws every step
+
+    arm_redraw(page, selector)
+    click_chart_slider(page, "gradient_flow", 0.0)
+    wait_for_redraw(page, timeout=TIMEOUT)
+    (drawn,) = chart_traces(page, "gradient_flow")[:1]
+    np.testing.assert_array_equal(np.asarray(drawn["x"], dtype=float), steps)
+    assert len(drawn["y"]) == steps.size
+
+
 # ---- issue 4: a figure for slides downloads from its button ---------------------------
 
 
