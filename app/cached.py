@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app import compute, sweeps
 from app.compute import CellRun, CellSpec
@@ -24,14 +25,18 @@ class NewestRuns:
     arrays pass ``budget`` bytes (the newest is always kept).
 
     A budget in bytes, not a count: one run at T = 2000, H = 256 holds more
-    than a hundred runs at the default settings, and several people's reuse
-    (each moving their own sliders) needs one entry per cell of each. Runs
-    the cache still holds share their arrays with it; the budget bounds what
-    is kept after the cache dropped them."""
+    than a hundred runs at the default settings. Each run may name an owner
+    (a session's cell): when that owner puts a run under another key, the
+    key it held is dropped unless another owner holds it too. Someone moving
+    ρ leaves behind a key no one will ask for again; without owners those
+    pushed out the runs of people moving T. Runs the cache still holds share
+    their arrays with it; the budget bounds what is kept after it dropped them."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self._runs: dict[CellSpec, tuple[CellRun, int]] = {}
+        self._runs: dict[CellSpec, tuple[CellRun, int]] = {}  # oldest first
+        self._owners: dict[CellSpec, set] = {}
+        self._owned: dict[object, CellSpec] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -40,15 +45,29 @@ class NewestRuns:
             entry = self._runs.get(key)
         return None if entry is None else entry[0]
 
-    def put(self, key: CellSpec, run: CellRun) -> None:
+    def put(self, key: CellSpec, run: CellRun, owner: object = None) -> None:
         size = held_bytes(run)
         with self._lock:
+            if owner is not None:
+                left = self._owned.get(owner)
+                if left is not None and left != key:
+                    self._owners[left].discard(owner)
+                    if not self._owners[left]:
+                        self._drop(left)
+                self._owned[owner] = key
+                self._owners.setdefault(key, set()).add(owner)
             _, before = self._runs.pop(key, (None, 0))
             self._bytes += size - before
             self._runs[key] = (run, size)
             while self._bytes > self.budget and len(self._runs) > 1:
-                _, dropped = self._runs.pop(next(iter(self._runs)))  # the oldest
-                self._bytes -= dropped
+                self._drop(next(iter(self._runs)))
+
+    def _drop(self, key: CellSpec) -> None:
+        _, size = self._runs.pop(key, (None, 0))
+        self._bytes -= size
+        for owner in self._owners.pop(key, ()):
+            if self._owned.get(owner) == key:
+                del self._owned[owner]
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -102,8 +121,14 @@ def cell_run(spec: CellSpec) -> CellRun:
     key = forward_key(spec)
     run = compute.run_cell(spec, reuse=_newest.get(key))
     if run.trace is not None:
-        _newest.put(key, run)
+        _newest.put(key, run, owner=_session_cell(spec))
     return run
+
+
+def _session_cell(spec: CellSpec) -> tuple[str, str] | None:
+    """(session id, cell kind) of the rerun asking; None outside a session."""
+    context = get_script_run_ctx()
+    return None if context is None else (context.session_id, spec.kind)
 
 
 def forward_key(spec: CellSpec) -> CellSpec:

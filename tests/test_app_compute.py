@@ -288,6 +288,23 @@ def test_a_new_T_hands_the_engine_the_run_it_shares_steps_with(monkeypatch):
     )
 
 
+def test_newest_runs_drop_the_key_an_owner_moved_away_from():
+    from app import cached
+
+    store = cached.NewestRuns(budget=10**9)
+    run = {key: [np.zeros(10)] for key in ("rho 1", "rho 2", "rho 3", "shared")}
+    store.put("rho 1", run["rho 1"], owner="ann")
+    store.put("rho 2", run["rho 2"], owner="ann")  # ann moved ρ: no one will ask for rho 1
+    assert store.get("rho 1") is None and store.get("rho 2") is run["rho 2"]
+    store.put("shared", run["shared"], owner="bob")
+    store.put("shared", run["shared"], owner="cat")
+    store.put("rho 3", run["rho 3"], owner="bob")
+    assert store.get("shared") is run["shared"]  # cat still holds it
+    store.put("rho 3", run["rho 3"], owner="cat")
+    assert store.get("shared") is None
+    assert len(store) == 2 and store.bytes == 160
+
+
 def test_frames_drawing_fewer_steps_share_them_in_one_base_frame():
     steps = np.arange(0, 1000, 5)
     lines = [charts.Line(n, "#000", np.arange(1000), np.ones(1000)) for n in "ab"]
