@@ -31,6 +31,7 @@ class GRU:
         self.reset_after = reset_after
         self.W_ih = params["weight_ih"]  # (3H, D)
         self.b_ih = params["bias_ih"]  # (3H,)
+        self.W_hh = W_hh  # (3H, H)
         self.W_hrz = W_hh[: 2 * H]  # (2H, H): rows of r and z
         self.W_hn = W_hh[2 * H :]  # (H, H)
         self.b_hrz = b_hh[: 2 * H]
@@ -136,9 +137,12 @@ class GRU:
         """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
         T, B, H = grad.shape
         grad_hidden = np.empty_like(grad)
-        grad_rz = np.empty((T, B, 2 * H))  # ∂L/∂[a_r, a_z]
         grad_n = np.empty_like(grad)  # ∂L/∂a_n
-        grad_recurrent_n = np.empty_like(grad) if self.reset_after else grad_n
+        # ∂L/∂[a_r, a_z] and, when the reset gate applies after W_hn, ∂L/∂(W_hn h + b_hn)
+        # beside it: then one product with W_hh takes each step back through all three.
+        grad_hh = np.empty((T, B, 3 * H if self.reset_after else 2 * H))
+        grad_rz = grad_hh[..., : 2 * H]
+        grad_recurrent_n = grad_hh[..., 2 * H :] if self.reset_after else grad_n
         from_z, from_n, from_r = self._backward_factors(record)
         reset, update = record["reset"], record["update"]
         dh_next = 0.0
@@ -147,29 +151,29 @@ class GRU:
             da_n = np.multiply(dh, from_n[t], out=grad_n[t])
             np.multiply(dh, from_z[t], out=grad_rz[t, :, H:])
             if self.reset_after:
-                d_recurrent_n = np.multiply(da_n, reset[t], out=grad_recurrent_n[t])
+                np.multiply(da_n, reset[t], out=grad_recurrent_n[t])
                 np.multiply(da_n, from_r[t], out=grad_rz[t, :, :H])
-                dh_next = d_recurrent_n @ self.W_hn
+                dh_next = grad_hh[t] @ self.W_hh
             else:
                 d_reset_h = da_n @ self.W_hn  # ∂L/∂(r ⊙ h_{t−1})
                 np.multiply(d_reset_h, from_r[t], out=grad_rz[t, :, :H])
                 dh_next = d_reset_h * reset[t]
+                dh_next += grad_rz[t] @ self.W_hrz
             dh_next += dh * update[t]
-            dh_next += grad_rz[t] @ self.W_hrz
 
         def grads():
             h_prev = record["h_prev"]
             # The n block's recurrent product reads r ⊙ h_{t−1} (Cho) or h_{t−1} (PyTorch).
             n_reads = h_prev if self.reset_after else record["reset"] * h_prev
             grad_ih = np.concatenate([grad_rz, grad_n], axis=-1)
-            grad_hh = np.concatenate([grad_rz, grad_recurrent_n], axis=-1)
+            grad_pre_hh = grad_hh if self.reset_after else grad_ih
             return {
                 "weight_ih": summed_outer(grad_ih, record["x"]),
                 "weight_hh": np.concatenate(
                     [summed_outer(grad_rz, h_prev), summed_outer(grad_recurrent_n, n_reads)]
                 ),
                 "bias_ih": summed(grad_ih),
-                "bias_hh": summed(grad_hh),
+                "bias_hh": summed(grad_pre_hh),
             }
 
         return grad_hidden, None, grads

@@ -58,7 +58,22 @@ class LSTM:
         cell = np.empty((T, B, H))
         W_hh_T = self.W_hh.T
         candidate = np.empty((B, H))
-        start = copied_steps(prefix, gates=gates, hidden=hidden, cell=cell)
+        # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
+        # gate's ∂L/∂a_t, and ∂h_t/∂c_t: per step, so a prefix's are copied too.
+        gate_slope, act_cell, cell_to_hidden = (
+            np.empty_like(gates),
+            np.empty_like(cell),
+            np.empty_like(cell),
+        )
+        start = copied_steps(
+            prefix,
+            gates=gates,
+            hidden=hidden,
+            cell=cell,
+            gate_slope=gate_slope,
+            act_cell=act_cell,
+            cell_to_hidden=cell_to_hidden,
+        )
         h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, np.zeros((B, H)))
         for t in range(start, T):
             z = np.matmul(h, W_hh_T, out=gates[t])  # a_t, then each gate in its place
@@ -73,30 +88,33 @@ class LSTM:
                 c = np.add(c, z[:, i_] * z[:, g_], out=cell[t])
             h = self.act(c, out=hidden[t])
             h *= z[:, o_]
-        slope = gates * (1.0 - gates)  # σ' of each gate
-        slope[..., g_] = self.act_slope(gates[..., g_])
-        act_cell = self.act(cell)
-        c_prev = previous(np.zeros((B, H)), cell)
+        new = slice(start, T)
+        new_gates = gates[new]
+        slope = new_gates * (1.0 - new_gates)  # σ' of each gate
+        slope[..., g_] = self.act_slope(new_gates[..., g_])
+        self.act(cell[new], out=act_cell[new])
         rows = {"input": i_, "forget": f_, "candidate": g_, "output": o_}
-        # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
-        # gate's ∂L/∂a_t: ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
+        # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
         partner = {
-            "input": gates[..., g_],
-            "forget": c_prev,
-            "candidate": gates[..., i_],
+            "input": new_gates[..., g_],
+            "forget": previous(np.zeros((B, H)), cell)[new],
+            "candidate": new_gates[..., i_],
+            "output": act_cell[new],
         }
-        partner["output"] = act_cell
+        np.concatenate(
+            [partner[name] * slope[..., rows[name]] for name in self.gate_names],
+            axis=-1,
+            out=gate_slope[new],
+        )
+        np.multiply(new_gates[..., o_], self.act_slope(act_cell[new]), out=cell_to_hidden[new])
         record = {
             "x": x,
             "hidden": hidden,
             "cell": cell,
             "gates": gates,
-            "gate_slope": np.concatenate(
-                [partner[name] * slope[..., rows[name]] for name in self.gate_names],
-                axis=-1,
-            ),
+            "gate_slope": gate_slope,
             "act_cell": act_cell,
-            "cell_to_hidden": gates[..., o_] * self.act_slope(act_cell),  # ∂h_t/∂c_t
+            "cell_to_hidden": cell_to_hidden,  # ∂h_t/∂c_t
             "h_prev": previous(h0, hidden),
         }
         for name in self.gate_names:
