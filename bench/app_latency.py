@@ -267,6 +267,12 @@ def report(rows: list[Measure], info: dict, reps: int, warmup: int) -> str:
         + ", ".join(f"{v:.2f}" for v in info["load_start"])
         + "; at end: "
         + ", ".join(f"{v:.2f}" for v in info["load_end"]),
+        "- trivial app: "
+        + (
+            "with TCP_NODELAY, as the app (`--trivial-no-delay`)"
+            if os.environ.get("TRIVIAL_NO_DELAY") == "1"
+            else "stock Streamlit, Nagle's algorithm on (the app turns it off)"
+        ),
         f"- {reps} timed presses per row after {warmup} warm-up, interleaved round by "
         "round, each once every page's script has ended and its browser main thread is "
         "idle (`requestIdleCallback`); time from keydown/mousedown to the chart's changed "
@@ -317,7 +323,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=25)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the Markdown here")
+    parser.add_argument(
+        "--trivial-no-delay",
+        action="store_true",
+        help="turn off Nagle's algorithm in the trivial app too (stock Streamlit leaves it on)",
+    )
     args = parser.parse_args()
+    if args.trivial_no_delay:
+        os.environ["TRIVIAL_NO_DELAY"] = "1"  # the trivial app's server inherits it
     rows, info = run(args.reps, args.warmup)
     text = report(rows, info, args.reps, args.warmup)
     print(text)

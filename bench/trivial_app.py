@@ -3,13 +3,28 @@ that depends on it, nothing else. Its keypress-to-redraw time is what
 Streamlit and the browser cost on their own.
 
     streamlit run bench/trivial_app.py
+
+With TRIVIAL_NO_DELAY=1 in its environment it also turns off Nagle's
+algorithm on its sockets, as the app does (app/process.py): stock Streamlit
+leaves it on, so some of its presses wait up to 40 ms for the browser's
+delayed acknowledgement. ``bench/app_latency.py --trivial-no-delay`` sets it.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+
+if os.environ.get("TRIVIAL_NO_DELAY") == "1":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from app import process
+
+    process.send_small_messages_at_once()
 
 SLIDER_LABEL = "Frequency n"
 CHART_KEY = "trivial_chart"
