@@ -97,7 +97,7 @@ class LSTM:
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
         partner = {
             "input": new_gates[..., g_],
-            "forget": previous(np.zeros((B, H)), cell)[new],
+            "forget": previous(cell[start - 1] if start else np.zeros((B, H)), cell[new]),
             "candidate": new_gates[..., i_],
             "output": act_cell[new],
         }
