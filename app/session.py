@@ -16,8 +16,8 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from app import upload
-from app.state import FIELD_BY_KEY, FIELD_BY_NAME, Settings, check_value
+from app import inert, upload
+from app.state import FIELD_BY_KEY, FIELD_BY_NAME, Settings, check_value, short_repr
 
 SETTINGS_KEY = "_settings"
 NOTICE_KEY = "_notices"
@@ -78,17 +78,31 @@ def fit_upload(settings: Settings) -> Settings:
     return settings.replace(hidden_size=weights.hidden_size)
 
 
+NOTICE_ITEMS = 6  # a link's unusable values named one by one; the rest counted
+
+
 def link_notice(ignored: list[str], params: dict) -> str:
+    """One line naming the link's unusable keys and values, each quoted as
+    inert text (``app.inert``): a link is written by anyone."""
     parts = []
-    for key in ignored:
+    for key in ignored[:NOTICE_ITEMS]:
         field = FIELD_BY_KEY.get(key)
         raw = params.get(key, "")
+        if isinstance(raw, list | tuple):
+            raw = raw[-1] if raw else ""
         if field is None:
-            parts.append(f"“{key}” (not a setting)")
+            parts.append(f"{inert.code(key)} (not a setting)")
         elif field.kind == "digest":
-            parts.append(f"“{key}={raw}” ({NOT_HELD}; weights drawn from the seed instead)")
+            parts.append(
+                f"{inert.code(f'{key}={raw}')} ({NOT_HELD}; weights drawn from the seed instead)"
+            )
         else:
-            parts.append(f"“{key}={raw}” ({field.label}, kept at {_shown(field.default)})")
+            parts.append(
+                f"{inert.code(f'{key}={raw}')} ({field.label}, kept at {_shown(field.default)})"
+            )
+    more = len(ignored) - NOTICE_ITEMS
+    if more > 0:
+        parts.append(f"and {more} more")
     return (
         "Some of the link's values could not be used and were left at their "
         "defaults: " + "; ".join(parts) + "."
@@ -198,12 +212,12 @@ def collect(previous: Settings, chosen: dict[str, Any], *, quiet: bool = False) 
             if quiet:
                 continue
             st.sidebar.warning(
-                f"{FIELD_BY_NAME[name].label}: {value!r} is not allowed; kept "
-                f"{_shown(getattr(previous, name))}."
+                f"{FIELD_BY_NAME[name].label}: {inert.code(short_repr(value))} is not allowed; "
+                f"kept {_shown(getattr(previous, name))}."
             )
     try:
         return previous.replace(**values)
     except ValueError as error:  # pragma: no cover - each value was checked above
         if not quiet:
-            st.sidebar.warning(str(error))
+            st.sidebar.warning(inert.plain(error))
         return previous

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from app import figures, process, session, sidebar, tidy  # noqa: E402
+from app import figures, inert, process, session, sidebar, tidy  # noqa: E402
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
 from app.style import page_css  # noqa: E402
@@ -179,7 +179,8 @@ def report_runs(settings: Settings, runs: Runs) -> None:
         run = runs.get(kind)
         label = CELL_NAMES[kind]
         if run.error is not None:
-            st.warning(f"The {label} cannot run with these settings: {run.error}")
+            # the engine's message may repeat a value the user gave: shown as text
+            st.warning(f"The {label} cannot run with these settings: {inert.plain(run.error)}")
             continue
         trace = run.trace
         if trace.nonfinite_forward is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import session, upload
+from app import inert, session, upload
 from app.state import Settings
 
 UPLOADER_PREFIX = "weights_file_"  # + a counter: a new key empties the uploader
@@ -41,7 +41,10 @@ def _weights_uploaded(key: str) -> None:
             )
         weights = upload.read_weights(file.getvalue())
     except ValueError as error:
-        state[UPLOAD_ERROR_KEY] = f"“{file.name}” was not used: {error}. Nothing else changed."
+        # the file's name and the arrays it names are anyone's words: shown as text
+        state[UPLOAD_ERROR_KEY] = (
+            f"{inert.code(file.name)} was not used: {inert.plain(error)}. Nothing else changed."
+        )
         return
     upload.remember(weights)
     previous = state[session.SETTINGS_KEY]
@@ -75,6 +78,9 @@ def controls(bar, previous: Settings) -> None:
         st.file_uploader(
             "A PyTorch RNN, GRU or LSTM layer (.npz)",
             type=["npz"],
+            # the page says "5MB per file" and the browser refuses more; the
+            # server's own limit is server.maxUploadSize in .streamlit/config.toml
+            max_upload_size=upload.MAX_BYTES // 2**20,
             key=_uploader_key(),
             on_change=_weights_uploaded,
             args=(_uploader_key(),),

@@ -222,7 +222,7 @@ def test_a_bad_value_is_ignored_named_and_the_rest_applies(key, raw):
     if field is not None:
         assert getattr(s, field.name) == field.default
     notice = link_notice(ignored, params)
-    assert f"“{key}" in notice and notice.count("\n") == 0
+    assert f"`{key}" in notice and notice.count("\n") == 0
 
 
 def test_the_rest_of_a_bad_link_is_exactly_the_good_part():
@@ -322,7 +322,7 @@ def test_a_bad_link_in_the_app_names_what_it_ignored_and_keeps_the_rest():
     assert not at.exception
     notices = [w.value for w in at.warning if "could not be used" in w.value]
     assert len(notices) == 1 and notices[0].count("\n") == 0
-    for key in ("H=999", "“cell=”", "Whh=1,2;3", "wat"):
+    for key in ("H=999", "`cell=`", "Whh=1,2;3", "wat"):
         assert key in notices[0], key
     assert at.slider(key="seq_len").value == 25 and at.number_input(key="seed").value == 8
     assert at.slider(key="hidden_size").value == Settings().hidden_size
