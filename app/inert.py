@@ -53,41 +53,54 @@ def code(text: object, limit: int = VALUE_LIMIT) -> str:
     # which the code span then strips again
     longest = max((len(run) for run in _BACKTICK_RUNS.findall(shown)), default=0)
     fence = "`" * (longest + 1)
-    if shown[0] in "` " or shown[-1] in "` ":
+    if shown.strip() and (shown[0] in "` " or shown[-1] in "` "):
         shown = f" {shown} "
     return f"{fence}{shown}{fence}"
 
 
 def plain(text: object, limit: int = SENTENCE_LIMIT) -> str:
-    """``text`` with a backslash before each character that could start
-    markup: read as Markdown it shows the same characters and makes no link,
-    image, code, emphasis, LaTeX, colour or HTML.
+    """``text`` read as Markdown shows the same characters and makes no
+    link, image, code, emphasis, LaTeX, colour, icon or HTML.
 
-    Marks that are inert where they stand are left as they are, so that
-    messages stay readable in the source too: ``_`` inside a word
-    (``weight_ih``), ``:`` before a space, ``.`` except after "www", and the
-    list and heading marks except at the start."""
+    A backslash goes before each character that could start markup. Marks
+    that are inert where they stand are left as they are, so that messages
+    stay readable in the source too: ``_`` inside a word (``weight_ih``),
+    ``:`` before a space, and the list and heading marks except at the start.
+    A word that looks like an address, an e-mail or a ``:shortcode:`` is put
+    in a code span instead: Streamlit finds those in the text after the
+    escapes are read, so escaping cannot stop them."""
     shown = printable(str(text), limit)
     out = []
-    for i, c in enumerate(shown):
-        before = shown[i - 1] if i else ""
-        after = shown[i + 1] if i + 1 < len(shown) else ""
+    for word in _WORDS.split(shown):
+        at_start = not "".join(out).strip()  # only spaces before it: a line's start
+        out.append(code(word, len(word)) if _LINKISH.search(word) else _escaped(word, at_start))
+    return "".join(out)
+
+
+def _escaped(text: str, at_start: bool) -> str:
+    out = []
+    for i, c in enumerate(text):
+        before = text[i - 1] if i else ""
+        after = text[i + 1] if i + 1 < len(text) else ""
         if c in _ALWAYS or (
             (c == "_" and not (_word(before) and _word(after)))
             or (c == ":" and after and not after.isspace())
-            or (c == "." and shown[max(0, i - 3) : i].lower() == "www")
-            or (i == 0 and c in _AT_START)
-            or (c in ".)" and shown[:i].isdigit() and shown[:i].isascii())
+            or (at_start and i == 0 and c in _AT_START)
+            or (at_start and c in ".)" and text[:i].isdigit() and text[:i].isascii())
         ):
             out.append("\\")
         out.append(c)
     return "".join(out)
 
 
+_WORDS = re.compile(r"(\s+)")  # split keeping the spaces
+# What GitHub's autolinks (http://, https://, www., e-mail) and Streamlit's
+# emoji and icon shortcodes (:smile:, :material/home:) start from.
+_LINKISH = re.compile(r"://|www\.|@|:[A-Za-z0-9+_-]", re.IGNORECASE)
 # Always markup somewhere: escapes, code, emphasis, links and images ([ ]),
 # HTML and autolinks (<), LaTeX ($), strikethrough (~), tables (|),
-# character references (&), e-mail autolinks (@).
-_ALWAYS = frozenset("\\`*[]<$~|&@")
+# character references (&).
+_ALWAYS = frozenset("\\`*[]<$~|&")
 # Markup only at the start of a line: headings, quotes, lists, rules.
 _AT_START = frozenset("#>+-=")
 

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import inert  # noqa: E402
-from tests.markup import code_spans, markup_left, outside_code  # noqa: E402
+from tests.markup import code_spans, markup_left, outside_code, shown_text  # noqa: E402
 
 HOSTILE = [
     "[Upload your weights again here](https://evil.example/login)",
@@ -52,15 +52,17 @@ def test_a_quoted_value_is_one_code_span_of_the_same_text(text):
 def test_an_escaped_sentence_is_the_same_text_without_markup(text):
     escaped = inert.plain(f"the message was: {text}")
     assert markup_left(escaped) == [], escaped
-    assert code_spans(escaped) == []
-    # removing the escapes gives back what was given (line breaks made visible)
-    assert _unescaped(escaped) == inert.printable(f"the message was: {text}", 300)
+    # what it shows is what was given (line breaks made visible)
+    assert shown_text(escaped) == inert.printable(f"the message was: {text}", 300)
 
 
 def test_today_a_raw_link_value_would_be_markup():
-    """The check can fail: the link the issue reports, written raw, is caught."""
+    """The check can fail: the link the issue reports, written raw, is caught,
+    and so is an address that only backslashes guard (Streamlit still links it)."""
     assert "[" in markup_left(f"“{HOSTILE[0]}=1” (not a setting)")
     assert "://" in markup_left(f"“x={HOSTILE[1]}”")
+    assert markup_left(r"see https\:\/\/evil.example") == ["://"]
+    assert markup_left(r"\:smile\:") == [":s"]
 
 
 def test_long_values_are_cut_and_empty_ones_are_visible():
@@ -82,23 +84,11 @@ def test_any_text_is_inert_either_way(text):
     assert markup_left(inert.code(text, limit=100)) == []
     assert code_spans(inert.code(text, limit=100)) in ([inert.printable(text, 100)], [])
     assert markup_left(inert.plain(text)) == []
-    assert _unescaped(inert.plain(text)) == inert.printable(text, 300)
-
-
-def _unescaped(md: str) -> str:
-    out = []
-    i = 0
-    while i < len(md):
-        if md[i] == "\\" and i + 1 < len(md):
-            out.append(md[i + 1])
-            i += 2
-        else:
-            out.append(md[i])
-            i += 1
-    return "".join(out)
+    assert shown_text(inert.plain(text)) == inert.printable(text, 300)
 
 
 def test_outside_code_reads_fences_as_commonmark():
     assert outside_code("a `b` c") == "a • c"
     assert outside_code("a ``b`c`` d\\[") == "a • d•"
+    assert shown_text("a ``b`c`` d\\[") == "a b`c d["
     assert outside_code("a ` b") == "a ` b"

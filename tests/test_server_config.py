@@ -1,0 +1,50 @@
+"""The server's own settings (.streamlit/config.toml, issue 12 item 6): stated
+for a classroom server, and the ones the app depends on are the app's."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from app import upload  # noqa: E402
+
+CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+APP = str(ROOT / "app" / "streamlit_app.py")
+# bench/message_size.py: the largest message of the largest allowed link (MB)
+LARGEST_MESSAGE_MB = 1.05
+
+
+def test_xsrf_and_cors_protection_are_stated_on():
+    server = CONFIG["server"]
+    assert server["enableXsrfProtection"] is True
+    assert server["enableCORS"] is True
+
+
+def test_streamlit_refuses_uploads_larger_than_the_app_reads():
+    # Streamlit's megabytes are 2**20 bytes (starlette_routes: * 1024 * 1024)
+    assert CONFIG["server"]["maxUploadSize"] * 2**20 == upload.MAX_BYTES
+
+
+def test_messages_fit_the_largest_chart_with_margin_and_no_more():
+    size = CONFIG["server"]["maxMessageSize"]
+    assert 10 * LARGEST_MESSAGE_MB <= size < 200  # 200 is Streamlit's default
+
+
+def test_visitors_see_no_error_details():
+    # "none": a generic message only; type, message and traceback go to the log
+    assert CONFIG["client"]["showErrorDetails"] == "none"
+
+
+def test_the_uploader_states_the_apps_limit():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["T"] = "8"
+    at.run()
+    uploader = next(u for u in at.file_uploader if u.key.startswith("weights_file_"))
+    assert uploader.proto.max_upload_size_mb * 2**20 == upload.MAX_BYTES
