@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import sys
 import tomllib
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import upload  # noqa: E402
+from tests.browser_support import streamlit_server  # noqa: E402
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
 APP = str(ROOT / "app" / "streamlit_app.py")
@@ -48,3 +52,26 @@ def test_the_uploader_states_the_apps_limit():
     at.run()
     uploader = next(u for u in at.file_uploader if u.key.startswith("weights_file_"))
     assert uploader.proto.max_upload_size_mb * 2**20 == upload.MAX_BYTES
+
+
+def test_the_running_server_refuses_an_upload_without_the_token_and_other_origins():
+    """Served with the project's config: an upload with no XSRF token is
+    refused (403) before any of it is kept, and a page of another origin is
+    not told it may read the server's answers."""
+    with streamlit_server() as url:
+        put = urllib.request.Request(
+            url + "/_stcore/upload_file/some-session/some-file",
+            data=b"x" * 1000,
+            method="PUT",
+            headers={"Origin": "https://evil.example"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(put, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 403
+        health = urllib.request.Request(
+            url + "/_stcore/health", headers={"Origin": "https://evil.example"}
+        )
+        with urllib.request.urlopen(health, timeout=10) as reply:
+            allowed = reply.headers.get("Access-Control-Allow-Origin")
+        assert allowed not in ("*", "https://evil.example")
