@@ -31,6 +31,7 @@ from app.sweeps import (
     SENSITIVITY_MAX_T,
     estimated_seconds,
     scrub_values,
+    sensitivity_feasible,
     sensitivity_rows_per_run,
 )
 from engine import jacobian
@@ -181,6 +182,8 @@ def slider_fits(settings: Settings) -> bool:
 
 def sensitivity_fits(settings: Settings) -> bool:
     """Whether the T × T map fits beside the rest of *Why it vanishes*."""
+    if not sensitivity_feasible(cell_spec(settings, settings.focus_cell)):
+        return False
     extra = sensitivity_cost(settings)
     return extra is not None and (view_cost(settings, WHY) + extra).fits()
 
