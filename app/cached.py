@@ -3,20 +3,22 @@
 Each entry is keyed on a ``CellSpec`` (one cell's part of the settings), so
 adding a cell, choosing another focus cell or moving a control that one cell
 ignores reuses every other cell's run. Traces are large and read-only, so
-they live in ``st.cache_resource`` (shared, not copied on each hit); small
-derived arrays in ``st.cache_data``.
+they live in a ``RunStore`` (shared, not copied on each hit) bounded in bytes;
+small derived arrays in ``st.cache_data``, each with as many entries as its
+largest entry fits in its byte budget. The budgets are ``app.budget``'s.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 
 import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app import compute, sweeps
+from app import budget, compute, sweeps
 from app.compute import CellRun, CellSpec
 
 
@@ -77,10 +79,11 @@ class NewestRuns:
         return self._bytes
 
 
-def held_bytes(obj) -> int:
+def held_bytes(obj, strings: bool = False) -> int:
     """Bytes of the NumPy buffers ``obj`` reaches through containers, the
     engine's and app's objects and partial functions; each buffer once, however
-    many views of it there are."""
+    many views of it there are. ``strings``: text and bytes count too (a
+    figure's arrays travel as base64 text)."""
     seen, total, todo = set(), 0, [obj]
     while todo:
         item = todo.pop()
@@ -95,6 +98,8 @@ def held_bytes(obj) -> int:
                 continue
             seen.add(id(root))
             total += root.nbytes
+        elif strings and isinstance(item, str | bytes):
+            total += len(item)
         elif isinstance(item, dict):
             todo.extend(item.values())
         elif isinstance(item, list | tuple):
@@ -107,22 +112,84 @@ def held_bytes(obj) -> int:
     return total
 
 
-NEWEST_RUNS_BYTES = 256 * 2**20
+class RunStore:
+    """Runs by spec, shared by every session; the least recently used dropped
+    first once their arrays pass ``budget`` bytes. A run larger than the whole
+    budget is not kept. ``lock_for`` gives one lock per spec (of a fixed pool),
+    so that forty students opening one link compute its run once."""
+
+    LOCKS = 64
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._runs: OrderedDict[CellSpec, tuple[CellRun, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._locks = [threading.Lock() for _ in range(self.LOCKS)]
+
+    def get(self, key: CellSpec) -> CellRun | None:
+        with self._lock:
+            entry = self._runs.get(key)
+            if entry is None:
+                return None
+            self._runs.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: CellSpec, run: CellRun) -> None:
+        size = held_bytes(run)
+        with self._lock:
+            _, before = self._runs.pop(key, (None, 0))
+            self._bytes -= before
+            if size > self.budget:
+                return
+            self._runs[key] = (run, size)
+            self._bytes += size
+            while self._bytes > self.budget:
+                _, (_, dropped) = self._runs.popitem(last=False)
+                self._bytes -= dropped
+
+    def lock_for(self, key: CellSpec) -> threading.Lock:
+        return self._locks[hash(key) % self.LOCKS]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._runs.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+
+NEWEST_RUNS_BYTES = budget.NEWEST_RUNS_BYTES
 _newest = NewestRuns(NEWEST_RUNS_BYTES)  # forward_key(spec) → the newest run of such a spec
+_runs = RunStore(budget.CACHED_RUNS_BYTES)  # spec → its run
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
 def cell_run(spec: CellSpec) -> CellRun:
-    """The engine run of one cell (see ``compute.run_cell``).
+    """The engine run of one cell (see ``compute.run_cell``), from the store.
 
     The newest run that differs only in what the forward sweep does not read
     (T, set-up, truncation, clipping) is handed to the engine to reuse: moving
     T by a step then costs one backward sweep and one forward step."""
-    key = forward_key(spec)
-    run = compute.run_cell(spec, reuse=_newest.get(key))
-    if run.trace is not None:
-        _newest.put(key, run, owner=_session_cell(spec))
+    run = _runs.get(spec)
+    if run is not None:
+        return run
+    with _runs.lock_for(spec):
+        run = _runs.get(spec)  # made meanwhile by another session?
+        if run is None:
+            key = forward_key(spec)
+            run = compute.run_cell(spec, reuse=_newest.get(key))
+            if run.trace is not None:
+                _newest.put(key, run, owner=_session_cell(spec))
+            _runs.put(spec, run)
     return run
+
+
+cell_run.clear = _runs.clear  # as st.cache_resource's functions have
 
 
 def _session_cell(spec: CellSpec) -> tuple[str, str] | None:
@@ -138,18 +205,32 @@ def forward_key(spec: CellSpec) -> CellSpec:
     return spec.replace(steps=0, setup="many_to_one", truncation=None, clip=None)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def jacobian_norms(spec: CellSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(T,) ‖∂s_t/∂s_{t−1}‖ of the forward direction and (T,) of the reverse
-    one (or None): the trace computes them when first read."""
+def _entries(budget_bytes: int, entry_bytes: int) -> int:
+    """How many entries of at most ``entry_bytes`` fit in ``budget_bytes``."""
+    return max(1, budget_bytes // entry_bytes)
+
+
+MAX_T = budget.MAX_T
+JACOBIAN_ENTRIES = _entries(budget.JACOBIAN_NORMS_BYTES, 2 * MAX_T * 8)
+KNOB_ENTRIES = _entries(budget.KNOB_NORMS_BYTES, 3 * MAX_T * 8)
+SENSITIVITY_ENTRIES = _entries(budget.SENSITIVITY_BYTES, sweeps.SENSITIVITY_MAX_T**2 * 8)
+PHASE_ENTRIES = _entries(budget.PHASE_COLUMNS_BYTES, sweeps.PHASE_MAX_LAG * (8 + 1))
+
+
+@st.cache_data(max_entries=JACOBIAN_ENTRIES, show_spinner=False)
+def jacobian_norms(
+    spec: CellSpec, reverse: bool = False
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(T,) ‖∂s_t/∂s_{t−1}‖ of the forward direction and, if ``reverse``, (T,)
+    of the reverse one (else None: each direction costs as much as the other).
+    The trace computes them when first read."""
     run = cell_run(spec)
     if run.trace is None:
         return None, None
+    backward = run.trace.state_jacobian_norm_reverse if reverse else None
     return (
         np.asarray(run.trace.state_jacobian_norm),
-        None
-        if run.trace.state_jacobian_norm_reverse is None
-        else np.asarray(run.trace.state_jacobian_norm_reverse),
+        None if backward is None else np.asarray(backward),
     )
 
 
@@ -171,7 +252,7 @@ def knob_free(spec: CellSpec) -> CellSpec:
     return spec.replace(spectral_radius=None, recurrent_matrix=None)
 
 
-@st.cache_data(max_entries=800, show_spinner=False)
+@st.cache_data(max_entries=KNOB_ENTRIES, show_spinner=False)
 def knob_norms(spec: CellSpec, value: float) -> tuple[np.ndarray, ...]:
     """One frame of the in-chart slider: gradient norms with the knob at ``value``.
 
@@ -193,13 +274,13 @@ def knob_norms(spec: CellSpec, value: float) -> tuple[np.ndarray, ...]:
     )
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=SENSITIVITY_ENTRIES, show_spinner=False)
 def sensitivity(spec: CellSpec) -> np.ndarray | None:
     """(T, T) ‖∂L_t/∂h_s‖ (see ``sweeps.sensitivity_matrix``)."""
     return sweeps.sensitivity_matrix(spec)
 
 
-@st.cache_data(max_entries=2000, show_spinner=False)
+@st.cache_data(max_entries=PHASE_ENTRIES, show_spinner=False)
 def phase_column(spec: CellSpec, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """One column of the phase diagram; ``spec`` is passed through ``knob_free``."""
     return sweeps.phase_column(spec, radius)

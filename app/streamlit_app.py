@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from app import figures, inert, process, session, sidebar, tidy  # noqa: E402
+from app import budget, budget_notice, figures, inert, process, session, sidebar, tidy  # noqa: E402
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
 from app.style import page_css  # noqa: E402
@@ -67,7 +67,8 @@ def main() -> None:
         preset = matching_preset(settings)
         if preset is not None:
             st.info(f"**{preset}.** {PRESETS[preset].look_at}")
-        report_runs(settings, runs)
+        if budget.runs_fit(settings):
+            report_runs(settings, runs)
     drawn = sidebar.render()
     data_downloads(drawn, runs)
     redraw_if_unexpected(settings, drawn, notices)
@@ -83,6 +84,10 @@ def draw_views(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
         if tab.open is False:
             continue
         with tab, np.errstate(all="ignore"):  # overflow is expected here, and masked
+            verdict = budget.check(settings, title)  # before anything runs
+            if not verdict.fits:
+                budget_notice.draw(verdict)
+                return None
             try:
                 return render(settings, runs)
             except Exception:  # a view must never show a stack trace
@@ -139,6 +144,9 @@ def data_downloads(settings: Settings, runs: Runs) -> None:
     rows = tidy.estimated_rows(settings)
     size = f"about {rows:,} rows" + (", a large file" if rows > 2_000_000 else "")
     with st.sidebar:
+        if not budget.downloads_fit(settings):
+            budget_notice.downloads_refused()
+            return
         st.caption("The numbers behind the charts")
         with st.container(horizontal=True, gap="small", key="downloads_trace"):
             for fmt, text in (

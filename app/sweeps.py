@@ -34,6 +34,12 @@ def sensitivity_feasible(spec: CellSpec) -> bool:
     return T <= SENSITIVITY_MAX_T and T * T * GH <= SENSITIVITY_MAX_WORK
 
 
+def sensitivity_rows_per_run(spec: CellSpec) -> int:
+    """The batch of one of the T × T map's runs: its rows computed at once."""
+    T, GH = spec.steps, len(GATE_BLOCKS[spec.kind]) * spec.hidden_size
+    return max(1, min(T, _SENSITIVITY_BUDGET // (T * GH)))
+
+
 def sensitivity_matrix(spec: CellSpec) -> np.ndarray | None:
     """(T, T) ‖∂L_t/∂h_s‖ over t (rows, the scored step) and s (columns).
 
@@ -52,8 +58,7 @@ def sensitivity_matrix(spec: CellSpec) -> np.ndarray | None:
         model = build_model(spec_all)
     except ValueError:
         return None
-    G = len(GATE_BLOCKS[spec.kind])
-    rows_per_run = max(1, min(T, _SENSITIVITY_BUDGET // (T * G * spec.hidden_size)))
+    rows_per_run = sensitivity_rows_per_run(spec)
     x1 = make_inputs(spec_all)
     target1 = make_targets(spec_all)
     matrix = np.full((T, T), np.nan)
@@ -94,13 +99,18 @@ class Sweep:
     norms_reverse: np.ndarray | None
 
 
-def estimated_seconds(spec: CellSpec) -> float:
+BATCH_SHARE = 0.7  # each further sequence of a batch costs this share of the first's products
+
+
+def estimated_seconds(spec: CellSpec, batch: int = 1) -> float:
     """About how long one engine run of ``spec`` takes on two cores: a fixed
-    cost per step (NumPy calls) plus the matrix products, G·H² per step.
-    Fitted to runs of T = 100 … 2000, H = 16 … 256; a model, not a clock, so
-    that what the app offers does not depend on how busy the machine was."""
+    cost per step (NumPy calls) plus the matrix products, G·H² per step and
+    sequence (a batch of B shares them: 1 + 0.7·(B − 1), measured at B = 4
+    and 32). Fitted to runs of T = 100 … 2000, H = 16 … 256; a model, not a
+    clock, so that what the app offers does not depend on how busy the
+    machine was (``app.budget`` holds what a page may spend)."""
     G = len(GATE_BLOCKS[spec.kind])
-    per_step = 3e-5 + 8e-10 * G * spec.hidden_size**2
+    per_step = 3e-5 + 8e-10 * G * spec.hidden_size**2 * (1 + BATCH_SHARE * (batch - 1))
     return spec.steps * per_step * (2 if spec.bidirectional else 1)
 
 

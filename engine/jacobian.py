@@ -8,9 +8,16 @@ J_t is never formed when it is large. ‖J_t‖₂² is the top eigenvalue of J_
 found by the Lanczos iteration, run for every step at once; J_tᵀJ_t v costs
 one tangent step (``cell.jvp``) and one step of BPTT (``cell.vjp``). A step
 stops once the residual of its top Ritz pair puts θ within a relative 1e-7 of an
-eigenvalue (far inside the contract's 1e-4); the few steps whose top singular
+eigenvalue (far inside the contract's 1e-4); the steps whose top singular
 values crowd so close that this takes too long get an exact SVD instead. Small
 states (S ≤ 32) form J_t column by column and take an exact SVD.
+
+Memory is bounded whatever converges: the Lanczos iteration takes at most
+``PROBLEMS_PER_CHUNK`` steps, and at most ``LANCZOS_BYTES`` of their records and
+vectors, at a time; the exact SVDs form at most ``EXACT_BYTES`` of Jacobians
+(S × S each) at a time. A trace whose steps all fall back (an orthogonal,
+linear GRU at ρ = 1: every singular value near 1) then holds a few Jacobians,
+never all T·B of them; ``WORKING_BYTES`` bounds it all.
 """
 
 import numpy as np
@@ -22,6 +29,16 @@ CHECK_EVERY = 4
 RELATIVE_RESIDUAL = 1e-7  # bounds the relative error of λ = σ², so σ's by half of it
 LAGUERRE_STEPS = 60
 PROBLEMS_PER_CHUNK = 2048
+# Arrays of one step's size that the iteration holds per problem: q, q_prev, w,
+# and the tangent's and BPTT step's gate products
+LANCZOS_TEMPORARIES = 16
+LANCZOS_BYTES = 64 * 2**20  # a chunk's records (copied) and vectors, at most
+EXACT_BYTES = 32 * 2**20  # the S × S Jacobians formed at once, and their temporaries
+# Arrays the size of the formed Jacobians that one tangent step and the SVD
+# hold at once (the gate pre-activations and products of ``cell.jvp``)
+EXACT_TEMPORARIES = 8
+# All of it: a chunk's records and vectors, the arrays made from them, the exact SVDs
+WORKING_BYTES = 2 * LANCZOS_BYTES + EXACT_BYTES
 
 
 def state_jacobian_norms(cell, record, state_size):
@@ -42,10 +59,13 @@ def state_jacobian_norms(cell, record, state_size):
         finite &= np.isfinite(value).all(axis=(1, 2))
     norms = np.full(N, np.nan)
     solve = _exact_norms if state_size <= SMALL_STATE else _lanczos_norms
+    record_bytes = 8 * sum(value.shape[-1] for value in flat.values())
+    per_problem = record_bytes + 8 * state_size * LANCZOS_TEMPORARIES
+    chunk_size = max(1, min(PROBLEMS_PER_CHUNK, LANCZOS_BYTES // per_problem))
     with np.errstate(all="ignore"):
         rows = np.flatnonzero(finite)
-        for start in range(0, len(rows), PROBLEMS_PER_CHUNK):
-            chunk = rows[start : start + PROBLEMS_PER_CHUNK]
+        for start in range(0, len(rows), chunk_size):
+            chunk = rows[start : start + chunk_size]
             norms[chunk] = solve(cell, _take(flat, chunk), state_size)
     return norms.reshape(T, B)
 
@@ -54,12 +74,27 @@ def _take(flat, rows):
     return {name: value[rows] for name, value in flat.items()}
 
 
+def exact_rows_per_chunk(state_size):
+    """How many S × S Jacobians ``_exact_norms`` forms at once (at least one)."""
+    one = state_size * state_size * 8 * EXACT_TEMPORARIES
+    return max(1, EXACT_BYTES // one)
+
+
 def _exact_norms(cell, flat, state_size):
-    """Form each J_t from S tangent steps along the unit vectors; exact SVD."""
+    """Form each J_t from S tangent steps along the unit vectors; exact SVD.
+
+    flat: arrays (n, 1, ·); a chunk of ``exact_rows_per_chunk`` steps at a time."""
     n = len(next(iter(flat.values())))
-    basis = np.broadcast_to(np.eye(state_size), (n, state_size, state_size))
-    columns = cell.jvp(flat, basis)  # [k, j, :] = J_k e_j, so each is J_kᵀ
-    return np.linalg.svd(columns, compute_uv=False)[:, 0]
+    rows = exact_rows_per_chunk(state_size)
+    norms = np.empty(n)
+    eye = np.eye(state_size)
+    for start in range(0, n, rows):
+        part = slice(start, min(n, start + rows))
+        chunk = {name: value[part] for name, value in flat.items()}
+        basis = np.broadcast_to(eye, (part.stop - part.start, state_size, state_size))
+        columns = cell.jvp(chunk, basis)  # [k, j, :] = J_k e_j, so each is J_kᵀ
+        norms[part] = np.linalg.svd(columns, compute_uv=False)[:, 0]
+    return norms
 
 
 def _lanczos_norms(cell, flat, state_size):

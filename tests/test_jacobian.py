@@ -378,3 +378,42 @@ def test_norm_is_computed_lazily_and_kept():
 
     assert first.shape == (steps,)
     np.testing.assert_array_equal(trace.state_jacobian_norm, first)
+
+
+def test_fallback_is_exact_and_bounded_in_memory(monkeypatch):
+    """Every step left unconverged (an iteration told it never converges) is
+    formed and decomposed exactly, a few Jacobians at a time: the norms still
+    agree with finite differences to 1e-4, and the memory the computation
+    takes stays under what the chunks allow, far below all T·B Jacobians."""
+    import tracemalloc
+
+    from engine import jacobian
+
+    steps, batch, hidden_size = 32, 8, 40  # S = 40 > 32: the Lanczos path
+    model = engine.build("rnn", 2, hidden_size, 1, seed=2)
+    rng = np.random.default_rng(5)
+    inputs = rng.normal(size=(steps, batch, 2))
+    h0 = rng.normal(size=(batch, hidden_size))
+    converged = engine.simulate(model, inputs, np.zeros((steps, batch, 1)), h0=h0)
+    expected_all = np.array(converged.state_jacobian_norm)
+
+    all_jacobians = steps * batch * hidden_size**2 * 8  # 3.3 MB: what the fallback formed
+    monkeypatch.setattr(jacobian, "RELATIVE_RESIDUAL", -1.0)  # nothing converges
+    monkeypatch.setattr(jacobian, "EXACT_BYTES", all_jacobians // 64)
+    monkeypatch.setattr(jacobian, "LANCZOS_BYTES", all_jacobians // 16)
+    assert jacobian.exact_rows_per_chunk(hidden_size) < steps * batch // 16
+    trace = engine.simulate(model, inputs, np.zeros((steps, batch, 1)), h0=h0)
+    tracemalloc.start()
+    try:
+        forced = np.array(trace.state_jacobian_norm)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < all_jacobians / 4, f"peak {peak} bytes with {all_jacobians} of Jacobians"
+
+    np.testing.assert_allclose(forced, expected_all, rtol=1e-6)
+    for b in (0, batch - 1):
+        expected = reference_norms(
+            model, "rnn", "tanh", "mse", {}, inputs[:, b], trace.hidden[:, b], h0[b]
+        )
+        assert_norms_close(forced[:, b], expected, f"fallback b={b}")

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import cached, charts, flow_chart, panels
+from app import budget, cached, charts, flow_chart, panels
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
 from app.presets import TANH_NOTE_PRESETS, matching_preset
 from app.state import Settings
@@ -32,7 +32,7 @@ from app.views.slider_runs import FRAMES, SWEEPS, make_sweeps
 
 STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
-SCRUB_BUDGET_SECONDS = 20.0  # longest the in-chart slider's runs may take in all
+SCRUB_BUDGET_SECONDS = budget.SLIDER_SECONDS  # longest the in-chart slider's runs may take
 MAX_UNITS_DRAWN = 64
 # points per line in each of the in-chart slider's frames: 41 frames of every
 # line at 600 points made a long run's chart 1.2 MB, re-sent on each rerun
@@ -145,7 +145,7 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     specs = {kind: cached.knob_free(runs.spec(kind)) for kind in kinds}
     values = scrub_values(runs.spec(kinds[0]))
     seconds = sum(estimated_seconds(runs.spec(kind)) for kind in kinds) * len(values)
-    scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS
+    scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS and budget.slider_fits(settings)
     sweeps = {kind: SWEEPS.get(spec) for kind, spec in specs.items()}
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
     left, right = st.columns(TEXT_BESIDE, gap="medium")

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import cached, charts, panels
+from app import budget, cached, charts, panels
 from app.compute import (
     GATE_BLOCKS,
     norms_over_time,
@@ -126,11 +126,11 @@ def eigenvalues_figure(runs: Runs) -> go.Figure | None:
 
 
 def sensitivity_figure(settings: Settings, runs: Runs) -> go.Figure | None:
-    """The focus cell's T × T map; None when too large (``sensitivity_feasible``)
-    or when it could not be computed."""
+    """The focus cell's T × T map; None when too large (``map_fits``) or when
+    it could not be computed."""
     kind = runs.focus
     spec = runs.spec(kind)
-    if not sensitivity_feasible(spec):
+    if not map_fits(settings, spec):
         return None
     matrix = cached.sensitivity(spec)
     if matrix is None:
@@ -147,6 +147,11 @@ def sensitivity_figure(settings: Settings, runs: Runs) -> go.Figure | None:
         height=560,
         square=True,
     )
+
+
+def map_fits(settings: Settings, spec) -> bool:
+    """Whether the T × T map is drawn: small enough, and within the page's budget."""
+    return sensitivity_feasible(spec) and budget.sensitivity_fits(settings)
 
 
 def render(settings: Settings, runs: Runs) -> None:
@@ -258,10 +263,12 @@ def _sensitivity(settings: Settings, runs: Runs) -> None:
             latex=[r"\Big\|\frac{\partial L_t}{\partial h_s}\Big\|,\quad s \le t"],
         )
     with left:
-        if not sensitivity_feasible(spec):
+        if not map_fits(settings, spec):
             st.info(
                 f"The T × T map is drawn for T ≤ {SENSITIVITY_MAX_T} and small enough "
-                "cells (it takes T batched runs); lower T or H to see it."
+                "cells (it takes T batched runs, beside the Jacobian norms above, within "
+                "what this server gives one page); lower T or H, or show fewer cells, "
+                "to see it."
             )
             return
         with st.spinner("Computing the T × T map…"):
