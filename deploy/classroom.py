@@ -198,6 +198,15 @@ def wait_healthy(classroom: Classroom, stopping: list[bool]) -> None:
         time.sleep(POLL)
 
 
+def wait_for_proxy(classroom: Classroom, stopping: list[bool]) -> None:
+    """Until nginx answers the health check on the classroom's own address."""
+    deadline = time.monotonic() + 30
+    while not stopping and not healthy(f"http://127.0.0.1:{classroom.port}"):
+        if classroom.nginx.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"nginx did not answer on port {classroom.port}")
+        time.sleep(0.1)
+
+
 def supervise(classroom: Classroom, stopping: list[bool]) -> int:
     """Start a dead replica again; end when nginx ends or a stop is asked."""
     while not stopping:
@@ -271,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_healthy(classroom, stopping)
         if not stopping:
             start_nginx(classroom)
+            wait_for_proxy(classroom, stopping)
             say(f"ready {classroom.url} ({len(classroom.replicas)} replicas)")
         code = supervise(classroom, stopping)
     except RuntimeError as error:
