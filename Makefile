@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint format bench
+.PHONY: run test lint format bench classroom
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,21 @@ $(VENV)/.test: requirements.txt requirements-test.txt | $(BIN)/python
 	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
 		apt-get install -y -qq chromium
 
+# The classroom's proxy is Debian's nginx, installed the same way.
+/usr/sbin/nginx:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
+		apt-get install -y -qq nginx
+
 run: $(VENV)/.app
 	$(BIN)/streamlit run app/streamlit_app.py --server.port $(PORT)
 
-test: $(VENV)/.test /usr/bin/chromium
+# N replicas (REPLICAS=, default the number of cores) behind nginx on
+# HOST:PORT (default 127.0.0.1:8501); Ctrl-C stops them all.
+classroom: $(VENV)/.app /usr/sbin/nginx
+	$(BIN)/python -m deploy.classroom
+
+test: $(VENV)/.test /usr/bin/chromium /usr/sbin/nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

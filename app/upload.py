@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from app import upload_store
 from app.state import DIGEST_LENGTH, FIELD_BY_NAME
 
 MAX_BYTES = 5 * 1024 * 1024  # the file as uploaded
@@ -231,22 +232,46 @@ _STORE: OrderedDict[str, UploadedWeights] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def remember(weights: UploadedWeights) -> str:
-    """Keep ``weights`` (the oldest upload goes past MAX_STORED); its digest."""
+def remember(weights: UploadedWeights, data: bytes | None = None) -> str:
+    """Keep ``weights`` (the oldest upload goes past MAX_STORED); its digest.
+
+    data: the file they were read from; with a shared store
+    (``app.upload_store``) it is written there too, for the other replicas."""
     with _LOCK:
         _STORE[weights.digest] = weights
         _STORE.move_to_end(weights.digest)
         while len(_STORE) > MAX_STORED:
             _STORE.popitem(last=False)
+    shared = upload_store.from_environment()
+    if shared is not None and data is not None:
+        shared.put(weights.digest, data)
     return weights.digest
 
 
 def recall(digest: str | None) -> UploadedWeights | None:
-    """The uploaded weights with this digest, if this process holds them."""
+    """The uploaded weights with this digest, if this process or the shared
+    store holds them."""
     if digest is None:
         return None
     with _LOCK:
         weights = _STORE.get(digest)
         if weights is not None:
             _STORE.move_to_end(digest)
-        return weights
+            return weights
+    return _recall_shared(digest)
+
+
+def _recall_shared(digest: str) -> UploadedWeights | None:
+    """Read ``digest`` back from the shared store, checked like any upload."""
+    shared = upload_store.from_environment()
+    data = None if shared is None else shared.get(digest)
+    if data is None:
+        return None
+    try:
+        weights = read_weights(data)
+    except ValueError:
+        return None
+    if weights.digest != digest:  # not what its name says: never use it
+        return None
+    remember(weights)
+    return weights

@@ -39,14 +39,15 @@ def _weights_uploaded(key: str) -> None:
                 f"the file is {file.size / 2**20:.1f} MB; the limit is "
                 f"{upload.MAX_BYTES // 2**20} MB"
             )
-        weights = upload.read_weights(file.getvalue())
+        data = file.getvalue()
+        weights = upload.read_weights(data)
     except ValueError as error:
         # the file's name and the arrays it names are anyone's words: shown as text
         state[UPLOAD_ERROR_KEY] = (
             f"{inert.code(file.name)} was not used: {inert.plain(error)}. Nothing else changed."
         )
         return
-    upload.remember(weights)
+    upload.remember(weights, data)
     previous = state[session.SETTINGS_KEY]
     settings = previous.replace(
         weights=weights.digest,

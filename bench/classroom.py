@@ -1,0 +1,314 @@
+"""Forty students on one machine: simulated browsers against one process and
+against `make classroom`, side by side in one run.
+
+    .venv/bin/python bench/classroom.py [--students 40] [--seconds 60] \
+        [--pause 3] [--replicas 2] [--out bench/results/classroom.md]
+
+Each student speaks Streamlit's own websocket protocol (no browser): it asks
+for the page once, then every ``--pause`` seconds (±50 % jitter) moves one of
+the sidebar's sliders (T, H, or ρ) to a random value, as a browser does, by
+sending a ``rerun_script`` with that widget's new state. A rerun's time runs
+from the send to the server's ``script_finished`` that ends it successfully
+(the app's own second pass, for the in-chart slider, included). Errors: an
+exception element in the page, a dropped socket, or a rerun that took longer
+than ``--timeout``. Memory: the resident set of the server's processes
+(every replica, and nginx), sampled each second.
+
+Every request goes to 127.0.0.1; the students and the run are bounded in
+count and time, and the servers are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.browser_support import free_port, streamlit_server  # noqa: E402
+
+SLIDERS = {  # label → the values a student may move it to
+    "Sequence length T (steps)": [float(t) for t in range(20, 401, 10)],
+    "Hidden size H (units)": [float(h) for h in range(4, 65, 2)],
+    "Spectral radius ρ of W_hh (largest |eigenvalue|)": [x / 20 for x in range(10, 41)],
+}
+FINISHED = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_SUCCESSFULLY")
+
+
+@dataclass
+class Tally:
+    reruns: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    settings: set = field(default_factory=set)
+
+
+class Student:
+    """One simulated browser: a websocket, the sliders it saw, its reruns."""
+
+    def __init__(self, url: str, rng: random.Random, tally: Tally, timeout: float):
+        self.url = url
+        self.rng = rng
+        self.tally = tally
+        self.timeout = timeout
+        self.sliders: dict[str, str] = {}  # label → widget id
+        self.values: dict[str, float] = {}
+
+    async def attend(self, until: float, pause: float) -> None:
+        cookie = await asyncio.to_thread(_affinity_cookie, self.url)
+        ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
+        headers = {"Cookie": cookie} if cookie else {}
+        try:
+            async with connect(
+                ws_url,
+                subprotocols=["streamlit"],
+                additional_headers=headers,
+                max_size=None,
+                open_timeout=30,
+            ) as socket:
+                await self._rerun(socket, None)
+                while time.monotonic() + pause < until:
+                    await asyncio.sleep(pause * self.rng.uniform(0.5, 1.5))
+                    if not self.sliders:
+                        self.tally.errors.append("no slider seen")
+                        return
+                    label = self.rng.choice(sorted(self.sliders))
+                    value = self.rng.choice(SLIDERS[label])
+                    self.values[label] = value
+                    self.tally.settings.add(tuple(sorted(self.values.items())))
+                    await self._rerun(socket, (self.sliders[label], value))
+        except Exception as error:  # a dropped socket counts; the run goes on
+            self.tally.errors.append(f"{type(error).__name__}: {error}")
+
+    async def _rerun(self, socket, moved: tuple[str, float] | None) -> None:
+        message = BackMsg()
+        message.rerun_script.query_string = ""
+        if moved is not None:
+            state = message.rerun_script.widget_states.widgets.add()
+            state.id = moved[0]
+            state.double_array_value.data.append(moved[1])
+        started = time.monotonic()
+        await socket.send(message.SerializeToString())
+        try:
+            await asyncio.wait_for(self._until_finished(socket), self.timeout)
+        except TimeoutError:
+            self.tally.errors.append(f"rerun over {self.timeout} s")
+            return
+        if moved is not None:
+            self.tally.reruns.append(time.monotonic() - started)
+
+    async def _until_finished(self, socket) -> None:
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await socket.recv())
+            kind = reply.WhichOneof("type")
+            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                element = reply.delta.new_element
+                which = element.WhichOneof("type")
+                if which == "slider" and element.slider.label in SLIDERS:
+                    self.sliders[element.slider.label] = element.slider.id
+                elif which == "exception":
+                    self.tally.errors.append("exception: " + element.exception.message[:80])
+            elif kind == "script_finished" and reply.script_finished == FINISHED:
+                return
+
+
+def _affinity_cookie(url: str) -> str | None:
+    """What a browser holds after loading the page: the proxy's cookie, if any."""
+    with urllib.request.urlopen(url + "/", timeout=30) as reply:
+        cookie = reply.headers.get("Set-Cookie")
+    return cookie.split(";")[0] if cookie and cookie.startswith("gfl_replica") else None
+
+
+class Memory:
+    """Peak and last resident set (MB) of a changing set of processes."""
+
+    def __init__(self, pids):
+        self.pids = pids  # a callable returning the current pids
+        self.peak = 0.0
+        self.last = 0.0
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            total = sum(_rss_mb(pid) for pid in self.pids())
+            self.samples.append(total)
+            self.last = total
+            self.peak = max(self.peak, total)
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+async def _lesson(url: str, args, seed: int) -> Tally:
+    tally = Tally()
+    until = time.monotonic() + args.seconds
+    students = [
+        Student(url, random.Random(seed * 1000 + i), tally, args.timeout)
+        for i in range(args.students)
+    ]
+
+    # Students arrive over the first pause, not all in one instant.
+    async def arrive(i: int, student: Student) -> None:
+        await asyncio.sleep(args.pause * i / args.students)
+        await student.attend(until, args.pause)
+
+    await asyncio.gather(*(arrive(i, s) for i, s in enumerate(students)))
+    return tally
+
+
+def _run(url: str, pids, args, seed: int) -> tuple[Tally, Memory, float]:
+    started = time.monotonic()
+    with Memory(pids) as memory:
+        tally = asyncio.run(_lesson(url, args, seed))
+    return tally, memory, time.monotonic() - started
+
+
+@contextlib.contextmanager
+def classroom(replicas: int):
+    port = free_port()
+    env = dict(os.environ, REPLICAS=str(replicas), PORT=str(port))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.classroom"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in process.stdout:
+            if "ready http://" in line:
+                break
+            if "did not start" in line or "exited" in line:
+                raise RuntimeError(line)
+        threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _row(name: str, tally: Tally, memory: Memory, seconds: float) -> str:
+    reruns = sorted(tally.reruns)
+    if reruns:
+        p95 = reruns[min(len(reruns) - 1, int(0.95 * len(reruns)))]
+        times = f"{statistics.median(reruns):.2f} | {p95:.2f} | {reruns[-1]:.2f}"
+    else:
+        times = "– | – | –"
+    tail = memory.samples[-10:] or [0.0]
+    return (
+        f"| {name} | {len(reruns)} | {times} | {len(tally.errors)} | "
+        f"{len(reruns) / seconds:.1f} | {len(tally.settings)} | {memory.peak:.0f} | "
+        f"{max(tail) - min(tail):.0f} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--pause", type=float, default=3.0, help="mean seconds between moves")
+    parser.add_argument("--timeout", type=float, default=30.0, help="a rerun slower is an error")
+    parser.add_argument("--replicas", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classroom.md")
+    args = parser.parse_args(argv)
+    if not (1 <= args.students <= 200 and 1 <= args.seconds <= 900):
+        parser.error("--students 1…200 and --seconds 1…900 keep the load bounded")
+
+    rows = []
+    with streamlit_server() as url:
+        server = int(url.rsplit(":", 1)[1])
+        pid = _listening_pid(server)
+        tally, memory, seconds = _run(url, lambda: _children(pid), args, seed=1)
+        rows.append(_row("one process", tally, memory, seconds))
+        errors = tally.errors[:5]
+    with classroom(args.replicas) as (url, pid):
+        tally, memory, seconds = _run(url, lambda: _children(pid), args, seed=1)
+        rows.append(_row(f"make classroom ({args.replicas} replicas)", tally, memory, seconds))
+        errors += tally.errors[:5]
+    report = "\n".join(
+        [
+            f"# Classroom load: {args.students} students, a move every ~{args.pause:g} s, "
+            f"{args.seconds:g} s, {os.cpu_count()} cores",
+            "",
+            "| server | reruns | median s | p95 s | worst s | errors | reruns/s | "
+            "distinct settings | peak RSS MB | RSS change, last 10 s MB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *rows,
+            "",
+            "Targets: p95 ≤ 1 s and 0 errors through make classroom; RSS ≤ 2 GB.",
+            *(["", "First errors:", *(f"- {e}" for e in errors)] if errors else []),
+        ]
+    )
+    print(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report + "\n")
+    return 0
+
+
+def _listening_pid(port: int) -> int:
+    """The pid of the process listening on 127.0.0.1:``port`` (from /proc)."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        parts = line.split()
+        if int(parts[1].split(":")[1], 16) == port and parts[3] == "0A":
+            inode = parts[9]
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == f"socket:[{inode}]":
+                return int(fd.parent.parent.name)
+    raise RuntimeError(f"no process listens on port {port}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
