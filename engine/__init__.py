@@ -7,6 +7,12 @@ The public contract (shared/engine-contract.md):
     trace = engine.simulate(model, inputs, targets, *, loss="mse", scored="all",
                             truncate=None, clip=None, h0=None, reuse=None)
 
+Many models in one run (contract, "Many models in one run"):
+
+    models = engine.stack([model_0, …, model_{M−1}])   # models.params: leading M
+    trace = engine.simulate(models, inputs (T, M, D) or (T, M, B, D), targets, …)
+    engine.unstack(models)                              # [models[0], …, models[M−1]]
+
 ``reuse`` extends the contract: an earlier Trace whose forward steps the new
 run shares are copied from it, not computed (see ``simulate``); the trace is
 the same either way.
@@ -19,6 +25,7 @@ in the trace instead of raising.
 from engine.functions import ACTIVATIONS, LOSSES
 from engine.model import KINDS, Model, build, param_shapes
 from engine.simulate import SCORED, simulate
+from engine.stack import StackedModel, stack, unstack
 from engine.trace import Trace
 
 __all__ = [
@@ -27,8 +34,11 @@ __all__ = [
     "LOSSES",
     "SCORED",
     "Model",
+    "StackedModel",
     "Trace",
     "build",
     "param_shapes",
     "simulate",
+    "stack",
+    "unstack",
 ]
