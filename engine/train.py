@@ -35,8 +35,8 @@ class TrainRecord:
     diverged:        True from the first update whose loss, or whose step's
                      parameters, were not finite; (M,) when stacked.
     spectral_radius_reverse, lag_norms_reverse: the same for the reverse
-                     direction of a bidirectional model (lag k: the k-th step
-                     that direction reads, from the last input back), else None.
+                     direction of a bidirectional model, else None; its lag k is
+                     k steps back from the last step it reads, i.e. position k.
     """
 
     update: int
