@@ -7,6 +7,12 @@ The public contract (shared/engine-contract.md):
     trace = engine.simulate(model, inputs, targets, *, loss="mse", scored="all",
                             truncate=None, clip=None, h0=None, reuse=None)
 
+Many models in one run (contract, "Many models in one run"):
+
+    models = engine.stack([model_0, …, model_{M−1}])   # models.params: leading M
+    trace = engine.simulate(models, inputs (T, M, D) or (T, M, B, D), targets, …)
+    engine.unstack(models)                              # [models[0], …, models[M−1]]
+
 Training (the contract's "Training" section):
 
     task = engine.tasks.make(name, steps, batch, *, seed=0, **options)   # -> engine.Task
@@ -38,6 +44,7 @@ from engine.functions import ACTIVATIONS, LOSSES
 from engine.model import KINDS, Model, build, param_shapes
 from engine.optim import SGD, Adam
 from engine.simulate import SCORED, simulate
+from engine.stack import StackedModel, stack, unstack
 from engine.tasks import Task
 from engine.trace import Trace
 from engine.train import TrainRecord, spectral_radius, train
@@ -51,6 +58,7 @@ __all__ = [
     "Adam",
     "Evaluation",
     "Model",
+    "StackedModel",
     "Task",
     "Trace",
     "TrainRecord",
@@ -59,6 +67,8 @@ __all__ = [
     "param_shapes",
     "simulate",
     "spectral_radius",
+    "stack",
     "tasks",
     "train",
+    "unstack",
 ]

@@ -5,15 +5,18 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.cells import make_cell
+from engine.cells.common import along_batch, transposed
 from engine.functions import LOSSES, link, step_losses
 from engine.model import _check_choice, checked_params
 from engine.simulate import SCORED, _checked_h0, _checked_inputs, _checked_targets
+from engine.stack import StackedModel
 
 
 class Evaluation(NamedTuple):
-    """loss: L as ``simulate`` gives it; outputs: y_t, (T, O) or (T, B, O)."""
+    """loss: L as ``simulate`` gives it, (M,) when stacked; outputs: y_t,
+    (T, O) or (T, B, O), stacked (T, M, O) or (T, M, B, O)."""
 
-    loss: float
+    loss: float | np.ndarray
     outputs: np.ndarray
 
 
@@ -22,17 +25,19 @@ def evaluate(model, inputs, targets, *, loss="mse", scored="all", h0=None):
 
     Arguments as ``simulate``'s: inputs (T, D) or (T, B, D); targets (T, O) or
     (T, B, O), with scored="last" also (O,) or (B, O); h0 (H,), (B, H), and for
-    a bidirectional model (2, H) or (2, B, H). ``loss`` and ``outputs`` equal
+    a bidirectional model (2, H) or (2, B, H); for M stacked models
+    (``engine.stack``) the shapes ``simulate`` takes then. ``loss`` and ``outputs`` equal
     ``simulate``'s ``trace.loss`` and ``trace.outputs`` to the last bit; an
     overflow gives inf or nan, never a warning.
     """
     _check_choice("loss", loss, LOSSES)
     _check_choice("scored", scored, SCORED)
+    M = model.size if isinstance(model, StackedModel) else None
     params = checked_params(model)
-    x, batched = _checked_inputs(inputs, model.input_size)
-    T, B = x.shape[:2]
-    target = _checked_targets(targets, scored, T, B, model.output_size, batched)
-    initial = _checked_h0(h0, model, B, batched)
+    x, batched = _checked_inputs(inputs, model.input_size, M)  # (T, [M,] B, D)
+    T, B = x.shape[0], x.shape[-2]
+    target = _checked_targets(targets, scored, (T, M, B, model.output_size), batched)
+    initial = _checked_h0(h0, model, M, B, batched)
     with np.errstate(all="ignore"):
         cells = [make_cell(model, params, suffix, loss) for suffix in model.directions]
         hidden = []
@@ -43,10 +48,11 @@ def evaluate(model, inputs, targets, *, loss="mse", scored="all", h0=None):
             readout, outputs = record["readout"], record["outputs"]
         else:
             features = np.concatenate(hidden, axis=-1) if k else hidden[0]
-            readout = features @ params["weight_out"].T + params["bias_out"]
+            readout = np.matmul(features, transposed(params["weight_out"]))
+            readout += along_batch(params["bias_out"])
             outputs = link(loss, readout)
         if scored == "all":
-            L = step_losses(loss, readout, outputs, target).sum(axis=0).mean()
+            L = step_losses(loss, readout, outputs, target).sum(axis=0).mean(axis=-1)
         else:
-            L = step_losses(loss, readout[-1], outputs[-1], target[-1]).mean()
-    return Evaluation(float(L), outputs if batched else outputs[:, 0])
+            L = step_losses(loss, readout[-1], outputs[-1], target[-1]).mean(axis=-1)
+    return Evaluation(float(L) if M is None else L, outputs if batched else outputs[..., 0, :])

@@ -151,9 +151,12 @@ def build(
 def checked_params(model):
     """The model's parameters as float64 arrays, each checked against its shape.
 
-    Raises ValueError naming the entry when one is missing, has the wrong
-    shape or holds a value that is not finite.
+    A stacked model's (``engine.stack``) entries have the leading M. Raises
+    ValueError naming the entry when one is missing, has the wrong shape or
+    holds a value that is not finite.
     """
+    models = getattr(model, "size", None)  # M for a StackedModel
+    lead = () if models is None else (models,)
     shapes = param_shapes(
         model.kind,
         model.input_size,
@@ -164,6 +167,7 @@ def checked_params(model):
     )
     params = {}
     for name, shape in shapes.items():
+        shape = lead + shape
         if name not in model.params:
             raise ValueError(f"params[{name!r}] is missing: expected an array of shape {shape}")
         try:

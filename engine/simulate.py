@@ -7,6 +7,11 @@ loss:     L = Σ_t L_t (scored="all") or L = L_{T−1} (scored="last"),
 backward: each cell carries ∂L/∂h_t from step t + 1 back to step t, except
           across the boundary of a truncation chunk, and sums the shared
           weights' gradients over the steps (notes 002: "summed over time").
+
+Stacked models (``engine.stack``) run through the same code with the model
+axis after time: inputs (T, M, B, D), states (M, B, H) per step, weights
+(M, ·, ·), each model's loss, gradient norm and clipping its own. Inside, one
+sequence is a batch of one (B = 1), dropped again in the trace.
 """
 
 import numbers
@@ -16,9 +21,10 @@ from functools import cached_property, partial
 import numpy as np
 
 from engine.cells import make_cell
-from engine.cells.common import summed, summed_outer
+from engine.cells.common import along_batch, summed, summed_outer, transposed
 from engine.functions import LOSSES, link, step_losses
 from engine.model import _check_choice, checked_params
+from engine.stack import StackedModel
 from engine.trace import Trace
 
 SCORED = ("all", "last")
@@ -38,9 +44,12 @@ def simulate(
 ):
     """Run ``model`` forward over ``inputs`` and back through time; return a ``Trace``.
 
-    model:    from ``engine.build``; its ``params`` are checked here.
-    inputs:   (T, D), or a batch (T, B, D).
+    model:    from ``engine.build``, or M models from ``engine.stack``; its
+              ``params`` are checked here.
+    inputs:   (T, D), or a batch (T, B, D). Stacked: (T, M, D) or (T, M, B, D).
     targets:  (T, O), or (T, B, O); with scored="last" also (O,), or (B, O).
+              Stacked: (T, M, O) or (T, M, B, O); with scored="last" also
+              (M, O) or (M, B, O).
     loss:     "mse" (y = p), "bce" (y = σ(p)), "cross_entropy" (y = softmax(p)).
     scored:   "all": L = Σ_t L_t; "last": L = L_{T−1}.
     truncate: k ≥ 1 cuts the sequence into chunks of k steps from the first
@@ -48,7 +57,9 @@ def simulate(
               None: full BPTT.
     clip:     θ > 0: global gradient-norm clipping into ``clipped_grads``.
     h0:       (H,) or (B, H); bidirectional also (2, H) or (2, B, H),
-              forward direction first. None: zeros.
+              forward direction first. Stacked: (H,), (M, H) or (M, B, H);
+              bidirectional also (2, M, H) or (2, M, B, H) (a leading 2 is
+              read as the directions). None: zeros.
     reuse:    a Trace from an earlier ``simulate``, or None. If it came from a
               model of the same kind, sizes, activation and parameter values,
               with the same h0 and batch size (and for jordan the same loss),
@@ -57,7 +68,18 @@ def simulate(
               only the steps after them. A new T, truncation, clipping or set-up
               then costs little more than the backward sweep. The trace is the
               same, bit for bit, as without ``reuse``; a Trace that does not fit
-              is not used.
+              is not used. Stacked runs reuse a stacked trace of the same M
+              (the steps whose inputs all M models share).
+
+    A stacked run (model from ``engine.stack``) gives every per-step field the
+    model axis after time (``hidden`` (T, M, H) or (T, M, B, H),
+    ``state_jacobian_norm`` (T, M) or (T, M, B)); ``loss``, ``grad_norm`` and
+    ``clip_scale`` are (M,): each model's own loss (its batch mean), gradient
+    norm and clipping (θ against its own norm); ``grads`` and
+    ``clipped_grads`` have the leading M; ``nonfinite_forward`` and
+    ``nonfinite_backward`` are (M,) integer arrays, −1 where finite. Model i's
+    values are those of ``simulate(models[i], inputs[:, i], targets[:, i], …)``,
+    bit for bit: each model's arithmetic is the same, in the same order.
 
     Raises ValueError naming the argument for any bad argument. Overflow is not
     an error: it is reported in ``nonfinite_forward`` / ``nonfinite_backward``.
@@ -66,22 +88,28 @@ def simulate(
     _check_choice("scored", scored, SCORED)
     truncate = _checked_truncate(truncate)
     clip = _checked_clip(clip)
+    stacked = isinstance(model, StackedModel)
+    M = model.size if stacked else None
     params = checked_params(model)
-    x, batched = _checked_inputs(inputs, model.input_size)
-    T, B = x.shape[:2]
-    target = _checked_targets(targets, scored, T, B, model.output_size, batched)
-    initial = _checked_h0(h0, model, B, batched)
+    x, batched = _checked_inputs(inputs, model.input_size, M)  # (T, [M,] B, D)
+    T, B = x.shape[0], x.shape[-2]
+    target = _checked_targets(targets, scored, (T, M, B, model.output_size), batched)
+    initial = _checked_h0(h0, model, M, B, batched)
     if reuse is not None and not isinstance(reuse, Trace):
         raise ValueError(
             f"reuse must be None or a Trace from engine.simulate, got {type(reuse).__name__}"
         )
 
     with np.errstate(all="ignore"):
-        return _run(model, params, x, target, initial, loss, scored, truncate, clip, batched, reuse)
+        form = (stacked, batched)
+        return _run(model, params, x, target, initial, loss, scored, truncate, clip, form, reuse)
 
 
-def _run(model, params, x, target, initial, loss, scored, truncate, clip, batched, reuse):
-    T, B = x.shape[:2]
+def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, reuse):
+    """x (T, [M,] B, D), target (T, [M,] B, O), initial per direction ([M,] B, H),
+    params with the leading M when stacked. form: (stacked, batched)."""
+    stacked, batched = form
+    T, B = x.shape[0], x.shape[-2]
     H = model.hidden_size
     reverse = model.bidirectional
     cells = [make_cell(model, params, suffix, loss) for suffix in model.directions]
@@ -98,20 +126,22 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, batche
         return np.ascontiguousarray(value[::-1])
 
     hidden = [in_time_order(k, "hidden") for k in range(len(cells))]
-    features = np.concatenate(hidden, axis=-1) if reverse else hidden[0]  # (T, B, F)
+    features = np.concatenate(hidden, axis=-1) if reverse else hidden[0]  # (T, M, B, F)
     if model.kind == "jordan":
         readout, outputs = records[0]["readout"], records[0]["outputs"]
     else:
-        readout = features @ params["weight_out"].T + params["bias_out"]  # p_t (T, B, O)
+        # p_t (T, M, B, O)
+        readout = np.matmul(features, transposed(params["weight_out"]))
+        readout += along_batch(params["bias_out"])
         outputs = link(loss, readout)  # y_t
 
-    # ∂L/∂p_t = (y_t − target_t) / B on the scored steps: L is the batch mean.
+    # ∂L/∂p_t = (y_t − target_t) / B on the scored steps: L is each model's batch mean.
     grad_readout = np.zeros_like(readout)
     if scored == "all":
-        L = step_losses(loss, readout, outputs, target).sum(axis=0).mean()
+        L = step_losses(loss, readout, outputs, target).sum(axis=0).mean(axis=-1)  # (M,)
         grad_readout[:] = (outputs - target) / B
     else:
-        L = step_losses(loss, readout[-1], outputs[-1], target[-1]).mean()
+        L = step_losses(loss, readout[-1], outputs[-1], target[-1]).mean(axis=-1)
         grad_readout[-1] = (outputs[-1] - target[-1]) / B
 
     steps = np.arange(T)
@@ -128,7 +158,7 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, batche
         parts.append(own)
     else:
         parts.append(partial(_readout_grads, grad_readout, features))
-        grad_features = grad_readout @ params["weight_out"]  # ∂L/∂h_t via the readout
+        grad_features = np.matmul(grad_readout, params["weight_out"])  # ∂L/∂h_t via the readout
         for k, (cell, suffix) in enumerate(zip(cells, model.directions, strict=True)):
             own_grad = grad_features[..., k * H : (k + 1) * H]
             gh, gc, own = cell.backward(records[k], own_grad[::-1] if k else own_grad, cut)
@@ -147,8 +177,13 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, batche
     forward_values += [g for direction in gates for g in direction.values()]
     backward_values = [g for g in grad_hidden + grad_cell if g is not None]
 
-    def per_step(value):
-        return value if value is None or batched else value[:, 0]
+    def per_step(value):  # (T, [M,] B, ·) → without B for one sequence
+        return value if value is None or batched else value[..., 0, :]
+
+    def per_model(step):  # (M,), −1 where finite; one model: None or the step
+        if stacked:
+            return step
+        return None if step[0] < 0 else int(step[0])
 
     def second(values):
         return values[1] if reverse else None
@@ -162,18 +197,24 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, batche
         gates={name: per_step(g) for name, g in gates[0].items()},
         gates_reverse=({name: per_step(g) for name, g in gates[1].items()} if reverse else None),
         outputs=per_step(outputs),
-        loss=float(L),
+        loss=L if stacked else float(L),
         grad_hidden=per_step(grad_hidden[0]),
         grad_hidden_reverse=per_step(second(grad_hidden)),
         grad_cell=per_step(grad_cell[0]),
         grad_cell_reverse=per_step(second(grad_cell)),
-        _gradients=ParameterGradients(parts, tuple(params), clip),
-        nonfinite_forward=_first_nonfinite_step(forward_values, T, latest=False),
-        nonfinite_backward=_first_nonfinite_step(backward_values, T, latest=True),
+        _gradients=ParameterGradients(parts, tuple(params), clip, stacked),
+        nonfinite_forward=per_model(_first_nonfinite_steps(forward_values, latest=False)),
+        nonfinite_backward=per_model(_first_nonfinite_steps(backward_values, latest=True)),
         _jacobian_sources=tuple(
-            (cell, record, state_sizes) for cell, record in zip(cells, records, strict=True)
+            (
+                partial(_model_cell, model, params, suffix, loss) if stacked else cell,
+                record,
+                state_sizes,
+            )
+            for suffix, cell, record in zip(model.directions, cells, records, strict=True)
         ),
         _batched=batched,
+        _stacked=stacked,
         _forward=forward,
     )
 
@@ -183,10 +224,11 @@ class ForwardInputs:
     """What a forward sweep's values depend on, copied so that later changes
     to the caller's arrays cannot make a trace look reusable when it is not.
 
-    signature: the model's configuration, the batch size and (jordan) the loss.
+    signature: the model's configuration, the number of models (stacked) and
+               of sequences, and (jordan) the loss.
     params:    every parameter's value.
-    reading:   per direction, the inputs (T, B, D) in its reading order.
-    initial:   per direction, the initial hidden state (B, H).
+    reading:   per direction, the inputs (T, [M,] B, D) in its reading order.
+    initial:   per direction, the initial hidden state ([M,] B, H).
     """
 
     signature: tuple
@@ -206,7 +248,7 @@ class ForwardInputs:
             model.forget_gate,
             model.reset_after,
             loss if model.kind == "jordan" else None,  # its loop reads y = link(p)
-            reading[0].shape[1],
+            reading[0].shape[1:-1],  # ([M,] B)
         )
         return cls(
             signature,
@@ -244,14 +286,16 @@ class ParameterGradients:
     Summing a shared weight's gradient over the steps costs a (G·H × T)·(T × H)
     product per weight: at T = 1000, H = 128 some 7 ms of a T press with three
     cells, which a chart of ‖∂L/∂h_t‖ need not wait for. ``parts``: functions
-    each giving some of the gradients by name; ``names``: every parameter's
-    name, in model order; ``clip``: θ or None.
+    each giving some of the gradients by name (with the leading M when
+    stacked); ``names``: every parameter's name, in model order; ``clip``: θ
+    or None; ``stacked``: whether the gradients have the model axis.
     """
 
-    def __init__(self, parts, names, clip):
+    def __init__(self, parts, names, clip, stacked):
         self._parts = parts
         self._names = names
         self._clip = clip
+        self._stacked = stacked
 
     @cached_property
     def grads(self):
@@ -262,21 +306,42 @@ class ParameterGradients:
         return {name: found[name] for name in self._names}
 
     @cached_property
-    def norm(self):
+    def norms(self):
+        """(M,): each model's √(Σ‖g‖²) (M = 1 for one model)."""
+        grads = self.grads.values()
         with np.errstate(all="ignore"):
-            return _global_norm(self.grads.values())
+            return _global_norms(grads if self._stacked else [g[None] for g in grads])
 
     @cached_property
-    def scale(self):
+    def scales(self):
+        """(M,): each model's min(1, θ/(‖g‖ + 1e-6)), ones without clipping."""
         if self._clip is None:
-            return 1.0
+            return np.ones(len(self.norms))
         with np.errstate(all="ignore"):
-            return float(np.minimum(1.0, self._clip / (self.norm + 1e-6)))
+            return np.minimum(1.0, self._clip / (self.norms + 1e-6))
+
+    @property
+    def norm(self):
+        return self.norms if self._stacked else float(self.norms[0])
+
+    @property
+    def scale(self):
+        return self.scales if self._stacked else float(self.scales[0])
 
     @cached_property
     def clipped(self):
         with np.errstate(all="ignore"):
-            return {name: g * self.scale for name, g in self.grads.items()}
+            if not self._stacked:
+                return {name: g * self.scale for name, g in self.grads.items()}
+            return {
+                name: g * self.scales.reshape(-1, *(1,) * (g.ndim - 1))
+                for name, g in self.grads.items()
+            }
+
+
+def _model_cell(model, params, suffix, loss, m):
+    """Model m's cell on its own, unstacked parameters, for the state Jacobian."""
+    return make_cell(model, {name: value[m] for name, value in params.items()}, suffix, loss)
 
 
 def _readout_grads(grad_readout, features):
@@ -287,23 +352,31 @@ def _with_suffix(part, suffix):
     return {name + suffix: value for name, value in part().items()}
 
 
-def _global_norm(arrays):
-    """√(Σ‖g‖²), scaled by the largest entry first so that squares cannot overflow."""
-    flat = np.concatenate([np.ravel(a) for a in arrays])
-    largest = np.max(np.abs(flat)) if flat.size else 0.0
-    if not np.isfinite(largest) or largest == 0.0:
-        return float(np.sqrt(np.sum(flat * flat)))
-    return float(largest * np.sqrt(np.sum((flat / largest) ** 2)))
+def _global_norms(arrays):
+    """Each model's √(Σ‖g‖²), scaled by its largest entry first so that squares
+    cannot overflow. arrays: (M, ·) each → (M,)."""
+    arrays = list(arrays)
+    M = len(arrays[0])
+    flat = np.concatenate([a.reshape(M, -1) for a in arrays], axis=1)
+    largest = np.max(np.abs(flat), axis=1)
+    usable = np.isfinite(largest) & (largest != 0.0)
+    divisor = np.where(usable, largest, 1.0)[:, None]
+    scaled = largest * np.sqrt(np.sum((flat / divisor) ** 2, axis=1))
+    plain = np.sqrt(np.sum(flat * flat, axis=1))
+    return np.where(usable, scaled, plain)
 
 
-def _first_nonfinite_step(arrays, T, latest):
-    """The earliest (or latest) step t at which any of the (T, …) arrays is not finite."""
-    bad = np.zeros(T, dtype=bool)
+def _first_nonfinite_steps(arrays, latest):
+    """Per model, the earliest (or latest) step t at which any of the
+    (T, M, …) arrays is not finite; −1 where there is none. Returns (M,) ints.
+    One model's (T, …) arrays count as M = 1."""
+    T = len(arrays[0])
+    M = arrays[0].shape[1] if arrays[0].ndim == 4 else 1
+    bad = np.zeros((T, M), dtype=bool)
     for value in arrays:
-        bad |= ~np.isfinite(value.reshape(T, -1)).all(axis=1)
-    if not bad.any():
-        return None
-    return int(T - 1 - np.argmax(bad[::-1])) if latest else int(np.argmax(bad))
+        bad |= ~np.isfinite(value.reshape(T, M, -1)).all(axis=2)
+    step = T - 1 - np.argmax(bad[::-1], axis=0) if latest else np.argmax(bad, axis=0)
+    return np.where(bad.any(axis=0), step, -1)
 
 
 # --- checking the arguments -------------------------------------------------------
@@ -323,23 +396,35 @@ def _check_finite(name, array):
         raise ValueError(f"{name} must be finite, got {array[where]} at index {where}")
 
 
-def _checked_inputs(inputs, D):
+def _checked_inputs(inputs, D, M):
+    """inputs as (T, B, D), stacked (T, M, B, D) (B = 1 for one sequence), and
+    whether they came batched. M: the number of stacked models, None for one."""
     x = _as_array("inputs", inputs)
-    if x.ndim not in (2, 3) or x.shape[-1] != D or 0 in x.shape:
+    if M is None:
+        if x.ndim not in (2, 3) or x.shape[-1] != D or 0 in x.shape:
+            raise ValueError(
+                f"inputs must have shape (T, D) or (T, B, D) with T, B ≥ 1 and D = {D} "
+                f"(the model's input_size), got shape {x.shape}"
+            )
+    elif x.ndim not in (3, 4) or x.shape[-1] != D or 0 in x.shape or x.shape[1] != M:
         raise ValueError(
-            f"inputs must have shape (T, D) or (T, B, D) with T, B ≥ 1 and D = {D} "
-            f"(the model's input_size), got shape {x.shape}"
+            f"inputs must have shape (T, M, D) or (T, M, B, D) with M = {M} (the number "
+            f"of stacked models), T, B ≥ 1 and D = {D} (the models' input_size), "
+            f"got shape {x.shape}"
         )
     _check_finite("inputs", x)
-    batched = x.ndim == 3
-    return (x if batched else x[:, None, :]), batched
+    batched = x.ndim == (3 if M is None else 4)
+    return (x if batched else x[..., None, :]), batched
 
 
-def _checked_targets(targets, scored, T, B, O, batched):
-    """targets as (T, B, O); with scored="last" only the last row is read."""
+def _checked_targets(targets, scored, shape, batched):
+    """targets as (T, [M,] B, O); shape = (T, M, B, O), M None for one model.
+    With scored="last" only the last row is read."""
+    T, M, B, O = shape
+    models = () if M is None else (M,)
+    last = (*models, B, O) if batched else (*models, O)
+    full = (T, *last)
     y = _as_array("targets", targets)
-    full = (T, B, O) if batched else (T, O)
-    last = (B, O) if batched else (O,)
     if y.shape == full:
         pass
     elif scored == "last" and y.shape == last:
@@ -348,26 +433,41 @@ def _checked_targets(targets, scored, T, B, O, batched):
         expected = f"{full} or, with scored='last', {last}" if scored == "last" else f"{full}"
         raise ValueError(f"targets must have shape {expected}, got shape {y.shape}")
     _check_finite("targets", y)
-    return y if batched else y[:, None, :]
+    return y if batched else y[..., None, :]
 
 
-def _checked_h0(h0, model, B, batched):
-    """h0 for each direction, as a list of (B, H) arrays."""
+def _checked_h0(h0, model, M, B, batched):
+    """h0 for each direction, as a list of (B, H) arrays, stacked (M, B, H).
+
+    One model: (H,), with a batch also (B, H); stacked: (H,) or (M, H), with a
+    batch also (M, B, H). Bidirectional: also any of these but (H,) with a
+    leading 2 (forward, reverse)."""
     H = model.hidden_size
     count = len(model.directions)
+    models = () if M is None else (M,)
+    full = (*models, B, H)
     if h0 is None:
-        return [np.zeros((B, H))] * count
+        return [np.zeros(full)] * count
     h = _as_array("h0", h0)
-    per_sequence = [(B, H)] if batched else []
-    shared = [(H,), *per_sequence]  # one state for every direction
-    own = [(2, B, H) if batched else (2, H)] if count == 2 else []  # forward, reverse
-    if h.shape not in shared + own:
-        allowed = " or ".join(str(s) for s in shared + own)
+    own_states = [(*models, H)] if models else []  # each model its own
+    own_states += [full] if batched else []  # each sequence its own
+    if not own_states:
+        own_states = [(H,)]  # one model, one sequence: (2, H)
+    shared = list(dict.fromkeys([(H,), *own_states]))  # one state for every direction
+    per_direction = [(2, *shape) for shape in own_states] if count == 2 else []
+    if h.shape not in shared + per_direction:
+        allowed = " or ".join(str(s) for s in shared + per_direction)
         raise ValueError(f"h0 must have shape {allowed}, got shape {h.shape}")
     _check_finite("h0", h)
-    if h.shape in own:
-        return [np.broadcast_to(h[k], (B, H)) for k in range(2)]
-    return [np.broadcast_to(h, (B, H))] * count
+
+    def spread(state):  # (H,), (B, H), (M, H) or (M, B, H) → full
+        if models and state.shape == (M, H):
+            state = state[:, None]
+        return np.broadcast_to(state, full)
+
+    if h.shape in per_direction:
+        return [spread(h[k]) for k in range(2)]
+    return [spread(h)] * count
 
 
 def _checked_truncate(truncate):

@@ -175,3 +175,101 @@ def test_bad_arguments_raise_naming_them(call, argument):
     model = engine.build("rnn", 2, 2, 1)
     with pytest.raises(ValueError, match=rf"^{argument} "):
         call(model)
+
+
+# --- stacked models: several seeds side by side in one run ---------------------------
+
+
+def _separate_and_stacked(kind, seeds, **options):
+    models = [engine.build(kind, 2, 3, 1, seed=s, **options) for s in seeds]
+    stacked = engine.stack([engine.build(kind, 2, 3, 1, seed=s, **options) for s in seeds])
+    return models, stacked
+
+
+@pytest.mark.parametrize(
+    ("kind", "make", "clip", "truncate"),
+    [
+        ("rnn", lambda: engine.SGD(0.2, momentum=0.9, weight_decay=0.01), 0.05, None),
+        ("gru", lambda: engine.Adam(0.02, weight_decay=0.01), 0.05, 3),
+        ("lstm", lambda: engine.Adam(0.02), None, None),
+        ("jordan", lambda: engine.SGD(0.1), 0.5, 2),
+    ],
+)
+def test_stacked_training_equals_separate_runs(kind, make, clip, truncate):
+    seeds = (0, 1, 2)
+    models, stacked = _separate_and_stacked(kind, seeds)
+    maker = _adding(T=6, B=4)
+    options = {"clip": clip, "truncate": truncate, "every": 2}
+    separate = [list(engine.train(m, maker, make(), 5, **options)) for m in models]
+    together = list(engine.train(stacked, maker, make(), 5, **options))
+    assert [r.update for r in together] == [0, 2, 4]
+    for j, record in enumerate(together):
+        assert record.loss.shape == (3,) and record.spectral_radius.shape[0] == 3
+        assert record.lag_norms.shape == (3, 6) and record.diverged.shape == (3,)
+        for i in range(3):
+            alone = separate[i][j]
+            for field in ("loss", "grad_norm", "clip_scale"):
+                assert getattr(record, field)[i] == pytest.approx(getattr(alone, field), rel=1e-12)
+            np.testing.assert_allclose(record.spectral_radius[i], alone.spectral_radius, rtol=1e-12)
+            np.testing.assert_allclose(record.lag_norms[i], alone.lag_norms, rtol=1e-12)
+    for i, model in enumerate(models):
+        for name, value in model.params.items():
+            np.testing.assert_allclose(stacked.params[name][i], value, rtol=1e-12, atol=1e-15)
+
+
+def test_stacked_training_takes_one_batch_per_model():
+    def own(i):
+        return lambda u: engine.tasks.make("sine", 5, 2, seed=10 * u + i)
+
+    def both(u):
+        tasks = [own(i)(u) for i in range(2)]
+        return engine.Task(
+            np.stack([t.inputs for t in tasks], axis=1),
+            np.stack([t.targets for t in tasks], axis=1),
+            "all", "mse", tasks[0].baseline, "sine",
+        )  # fmt: skip
+
+    models, stacked = _separate_and_stacked_d1("gru", (3, 4))
+    for i, model in enumerate(models):
+        list(engine.train(model, own(i), engine.Adam(0.05), 3))
+    list(engine.train(stacked, both, engine.Adam(0.05), 3))
+    for i, model in enumerate(models):
+        for name, value in model.params.items():
+            np.testing.assert_allclose(stacked.params[name][i], value, rtol=1e-12, atol=1e-15)
+
+
+def _separate_and_stacked_d1(kind, seeds):
+    models = [engine.build(kind, 1, 3, 1, seed=s) for s in seeds]
+    return models, engine.stack([engine.build(kind, 1, 3, 1, seed=s) for s in seeds])
+
+
+def test_one_diverging_model_of_a_stack_leaves_the_others_training():
+    models, stacked = _separate_and_stacked("rnn", (0, 1))
+    stacked.params["weight_out"][0] *= 1e200  # its loss overflows at once
+    wild = stacked[0]
+    maker = _adding(T=8, B=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        records = list(engine.train(stacked, maker, engine.SGD(0.1), 6))
+        alone = list(engine.train(wild, maker, engine.SGD(0.1), 6))
+        list(engine.train(models[1], maker, engine.SGD(0.1), 6))
+    assert [r.diverged.tolist() for r in records] == [[True, False]] * 6
+    assert [r.diverged for r in alone] == [True] * 6
+    assert np.isinf(records[0].loss[0]) and np.isfinite(records[-1].loss[1])
+    for name, value in wild.params.items():
+        np.testing.assert_array_equal(stacked.params[name][0], value)
+        np.testing.assert_allclose(stacked.params[name][1], models[1].params[name], rtol=1e-12)
+
+
+def test_evaluate_a_stack_gives_each_models_own_loss():
+    models, stacked = _separate_and_stacked("lstm", (0, 1, 2))
+    task = engine.tasks.make("adding", 5, 3, seed=0)
+    x = np.stack([task.inputs] * 3, axis=1)
+    y = np.stack([task.targets] * 3)
+    result = engine.evaluate(stacked, x, y, scored="last")
+    trace = engine.simulate(stacked, x, y, scored="last")
+    np.testing.assert_array_equal(result.loss, trace.loss)
+    np.testing.assert_array_equal(result.outputs, trace.outputs)
+    for i, model in enumerate(models):
+        alone = engine.evaluate(model, task.inputs, task.targets, scored="last")
+        assert result.loss[i] == pytest.approx(alone.loss, rel=1e-12)

@@ -14,6 +14,12 @@ bias_hh) and works in that direction's reading order, on a batch:
 - ``jvp(record, v)`` and ``vjp(record, u)``: the state Jacobian J_t = ∂s_t/∂s_{t−1}
   applied to v and Jᵀ_t to u, for every step at once. The record's arrays are
   flattened to (N, 1, ·), N = T·B; v and u are (N, K, S), S the state size.
+
+Stacked models (``engine.stack``): the same cell built from parameters with a
+leading M runs all M models at once, every array with the model axis after
+time (x (T, M, B, D), h0 (M, B, H), records and gradients (T, M, B, ·), grads
+(M, ·)). ``jvp`` and ``vjp`` take one model's cell (``simulate`` builds it
+from that model's parameters) and that model's record.
 """
 
 from engine.cells.elman import Elman

@@ -1,26 +1,52 @@
-"""Small pieces every cell shares."""
+"""Small pieces every cell shares.
+
+Every cell runs one model or M stacked models (``engine.stack``) with the same
+code: one model's weights are (R, C), its biases (R,), a step's state (B, H)
+and a sweep's values (T, B, ·); M models add a leading M to each weight and
+bias ((M, R, C)) and the model axis after time to the values ((M, B, H) per
+step, (T, M, B, ·) per sweep). NumPy's matmul broadcasts over the model axis,
+so each model's products are its own, the same as when it runs alone.
+"""
 
 import numpy as np
 
 
-def summed_outer(a, b):
-    """Σ over every leading axis of the outer products a bᵀ.
+def transposed(W):
+    """Each matrix's transpose, a view: (…, R, C) → (…, C, R)."""
+    return W.swapaxes(-1, -2)
 
-    a: (..., M), b: (..., N) with the same leading shape → (M, N). This is how
-    the weights shared by all time steps gather their gradient: Σ_t a_t b_tᵀ.
+
+def along_batch(b):
+    """A bias (…, R) as (…, 1, R), to add to values (…, B, R) of every sequence."""
+    return b[..., None, :]
+
+
+def _rows(a):
+    """Values (T, B, R) as rows (T·B, R); stacked (T, M, B, R) as each model's
+    rows (M, T·B, R), a copy when M > 1."""
+    if a.ndim == 3:
+        return a.reshape(-1, a.shape[-1])
+    return np.moveaxis(a, 1, 0).reshape(a.shape[1], -1, a.shape[-1])
+
+
+def summed_outer(a, b):
+    """Σ over time and batch of the outer products a bᵀ, each model's own.
+
+    a: (T, [M,] B, R), b: (T, [M,] B, C) → ([M,] R, C). This is how the
+    weights shared by all time steps gather their gradient: Σ_t a_t b_tᵀ.
     """
-    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+    return transposed(_rows(a)) @ _rows(b)
 
 
 def summed(a):
-    """Σ over every leading axis: a (..., M) → (M,)."""
-    return a.reshape(-1, a.shape[-1]).sum(axis=0)
+    """Σ over time and batch, each model's own: a (T, [M,] B, R) → ([M,] R)."""
+    return _rows(a).sum(axis=-2)
 
 
 def previous(first, sequence):
     """The sequence shifted one step later in time: [first, s_0, …, s_{T−2}].
 
-    first: (B, N), sequence: (T, B, N) → (T, B, N).
+    first: (…, N), sequence: (T, …, N) → (T, …, N).
     """
     return np.concatenate([first[None], sequence[:-1]])
 
@@ -43,8 +69,9 @@ def copied_steps(prefix, **arrays):
 def shared_weight_grads(grad_pre, x, recurrent_input):
     """∂L/∂(weight_ih, weight_hh, bias_ih, bias_hh) when both biases add to a_t.
 
-    grad_pre (T, B, G·H): ∂L/∂a_t; x (T, B, D); recurrent_input (T, B, ·): what
-    W_hh multiplies at step t (h_{t−1}, or y_{t−1} for jordan).
+    grad_pre (T, [M,] B, G·H): ∂L/∂a_t; x (T, [M,] B, D); recurrent_input
+    (T, [M,] B, ·): what W_hh multiplies at step t (h_{t−1}, or y_{t−1} for
+    jordan). Stacked, each gradient has the leading M.
     """
     return {
         "weight_ih": summed_outer(grad_pre, x),

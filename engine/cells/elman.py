@@ -17,7 +17,13 @@ from functools import partial
 
 import numpy as np
 
-from engine.cells.common import copied_steps, previous, shared_weight_grads
+from engine.cells.common import (
+    along_batch,
+    copied_steps,
+    previous,
+    shared_weight_grads,
+    transposed,
+)
 from engine.functions import activation
 
 
@@ -25,20 +31,19 @@ class Elman:
     gate_names = ()
 
     def __init__(self, params, activation_name):
-        self.W_ih = params["weight_ih"]  # (H, D)
-        self.W_hh = params["weight_hh"]  # (H, H)
-        self.b_ih = params["bias_ih"]  # (H,)
-        self.b_hh = params["bias_hh"]  # (H,)
+        self.W_ih = params["weight_ih"]  # ([M,] H, D)
+        self.W_hh = params["weight_hh"]  # ([M,] H, H)
+        self.b = along_batch(params["bias_ih"] + params["bias_hh"])  # ([M,] 1, H)
         self.act, self.act_slope = activation(activation_name)
 
     def forward(self, x, h0, prefix=None):
-        """x (T, B, D), h0 (B, H) → record with hidden, h_prev, slope (T, B, H).
+        """x (T, [M,] B, D), h0 ([M,] B, H) → record with hidden, h_prev, slope (T, [M,] B, H).
 
         prefix: None, or (an earlier record, n) whose first n steps are this
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
-        input_drive = x @ self.W_ih.T + (self.b_ih + self.b_hh)  # (T, B, H)
+        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b  # (T, [M,] B, H)
         hidden = np.empty_like(input_drive)
-        W_hh_T = self.W_hh.T
+        W_hh_T = transposed(self.W_hh)
         start = copied_steps(prefix, hidden=hidden)
         h = hidden[start - 1] if start else h0
         for t in range(start, len(x)):
@@ -53,7 +58,7 @@ class Elman:
         }
 
     def backward(self, record, grad, cut):
-        """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
+        """BPTT; grad (T, [M,] B, H) is ∂L/∂h_t through the readout alone."""
         slope = record["slope"]
         grad_hidden = np.empty_like(grad)
         grad_pre = np.empty_like(grad)  # ∂L/∂a_t
@@ -61,14 +66,14 @@ class Elman:
         for t in reversed(range(len(grad))):
             dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
             da = np.multiply(dh, slope[t], out=grad_pre[t])  # back through act
-            dh_next = da @ self.W_hh  # back through W_hh h_{t−1}
+            dh_next = np.matmul(da, self.W_hh)  # back through W_hh h_{t−1}
         grads = partial(shared_weight_grads, grad_pre, record["x"], record["h_prev"])
         return grad_hidden, None, grads
 
     def jvp(self, record, v):
         """J_t v = act'(a_t) ⊙ (W_hh v); v (N, K, H)."""
-        return record["slope"] * (v @ self.W_hh.T)
+        return record["slope"] * np.matmul(v, transposed(self.W_hh))
 
     def vjp(self, record, u):
         """J_tᵀ u = W_hhᵀ (act'(a_t) ⊙ u); u (N, K, H)."""
-        return (u * record["slope"]) @ self.W_hh
+        return np.matmul(u * record["slope"], self.W_hh)

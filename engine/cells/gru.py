@@ -17,7 +17,14 @@ BPTT, with δ = ∂L/∂h_t and a_r, a_z, a_n the gates' pre-activations:
 
 import numpy as np
 
-from engine.cells.common import copied_steps, previous, summed, summed_outer
+from engine.cells.common import (
+    along_batch,
+    copied_steps,
+    previous,
+    summed,
+    summed_outer,
+    transposed,
+)
 from engine.functions import activation, sigmoid
 
 
@@ -25,44 +32,45 @@ class GRU:
     gate_names = ("reset", "update", "candidate")
 
     def __init__(self, params, activation_name, reset_after):
-        W_hh, b_hh = params["weight_hh"], params["bias_hh"]
-        H = W_hh.shape[1]
+        W_hh, b_hh = params["weight_hh"], along_batch(params["bias_hh"])
+        H = W_hh.shape[-1]
         self.H = H
         self.reset_after = reset_after
-        self.W_ih = params["weight_ih"]  # (3H, D)
-        self.b_ih = params["bias_ih"]  # (3H,)
-        self.W_hh = W_hh  # (3H, H)
-        self.W_hrz = W_hh[: 2 * H]  # (2H, H): rows of r and z
-        self.W_hn = W_hh[2 * H :]  # (H, H)
-        self.b_hrz = b_hh[: 2 * H]
-        self.b_hn = b_hh[2 * H :]
+        self.W_ih = params["weight_ih"]  # ([M,] 3H, D)
+        self.b_ih = along_batch(params["bias_ih"])  # ([M,] 1, 3H)
+        self.W_hh = W_hh  # ([M,] 3H, H)
+        self.W_hrz = W_hh[..., : 2 * H, :]  # ([M,] 2H, H): rows of r and z
+        self.W_hn = W_hh[..., 2 * H :, :]  # ([M,] H, H)
+        self.b_hrz = b_hh[..., : 2 * H]  # ([M,] 1, 2H)
+        self.b_hn = b_hh[..., 2 * H :]  # ([M,] 1, H)
         self.act, self.act_slope = activation(activation_name)
 
     def forward(self, x, h0, prefix=None):
-        """x (T, B, D), h0 (B, H) → record: hidden, reset, update, candidate (T, B, H), …
+        """x (T, [M,] B, D), h0 ([M,] B, H) → record: hidden, reset, update and
+        candidate (T, [M,] B, H), …
 
         prefix: None, or (an earlier record, n) whose first n steps are this
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         H = self.H
-        input_drive = x @ self.W_ih.T + self.b_ih  # (T, B, 3H)
+        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b_ih  # (T, [M,] B, 3H)
         input_drive[..., : 2 * H] += self.b_hrz
         if not self.reset_after:
             input_drive[..., 2 * H :] += self.b_hn
-        T, B = x.shape[:2]
-        hidden, candidate = np.empty((T, B, H)), np.empty((T, B, H))
-        reset_update = np.empty((T, B, 2 * H))
-        recurrent_n = np.empty((T, B, H)) if self.reset_after else None  # W_hn h + b_hn
-        W_hrz_T, W_hn_T = self.W_hrz.T, self.W_hn.T
+        steps = x.shape[:-1]  # (T, [M,] B)
+        hidden, candidate = np.empty((*steps, H)), np.empty((*steps, H))
+        reset_update = np.empty((*steps, 2 * H))
+        recurrent_n = np.empty((*steps, H)) if self.reset_after else None  # W_hn h + b_hn
+        W_hrz_T, W_hn_T = transposed(self.W_hrz), transposed(self.W_hn)
         looped = {"reset_update": reset_update, "candidate": candidate, "hidden": hidden}
         if self.reset_after:
             looped["recurrent_n"] = recurrent_n
         start = copied_steps(prefix, **looped)
         h = hidden[start - 1] if start else h0
-        for t in range(start, T):
+        for t in range(start, len(x)):
             rz = np.matmul(h, W_hrz_T, out=reset_update[t])
-            rz += input_drive[t, :, : 2 * H]
+            rz += input_drive[t, ..., : 2 * H]
             sigmoid(rz, out=rz)
-            r, z = rz[:, :H], rz[:, H:]
+            r, z = rz[..., :H], rz[..., H:]
             n = candidate[t]
             if self.reset_after:
                 hn = np.matmul(h, W_hn_T, out=recurrent_n[t])
@@ -70,7 +78,7 @@ class GRU:
                 np.multiply(r, hn, out=n)
             else:
                 np.matmul(r * h, W_hn_T, out=n)
-            n += input_drive[t, :, 2 * H :]
+            n += input_drive[t, ..., 2 * H :]
             self.act(n, out=n)
             h = np.multiply(z, h, out=hidden[t])
             h += (1.0 - z) * n
@@ -90,7 +98,7 @@ class GRU:
         }
 
     def _backward_factors(self, record):
-        """Per-step factors of the backward loop, (T, B, H) each, so that
+        """Per-step factors of the backward loop, (T, [M,] B, H) each, so that
         ∂L/∂a_z = δ ⊙ from_z, ∂L/∂a_n = δ ⊙ from_n and ∂L/∂a_r = (the product
         that r multiplies: W_hnᵀ ∂L/∂a_n, or ∂L/∂a_n) ⊙ from_r."""
         reset_reads = record["recurrent_n"] if self.reset_after else record["h_prev"]
@@ -110,14 +118,14 @@ class GRU:
         if self.reset_after:
             d_recurrent_n = da_n * r  # ∂L/∂(W_hn h_{t−1} + b_hn)
             dr = da_n * hn
-            dh_prev = dh * z + d_recurrent_n @ self.W_hn
+            dh_prev = dh * z + np.matmul(d_recurrent_n, self.W_hn)
         else:
-            d_reset_h = da_n @ self.W_hn  # ∂L/∂(r ⊙ h_{t−1})
+            d_reset_h = np.matmul(da_n, self.W_hn)  # ∂L/∂(r ⊙ h_{t−1})
             d_recurrent_n = da_n
             dr = d_reset_h * h_prev
             dh_prev = dh * z + d_reset_h * r
         da_rz = np.concatenate([dr * slope_r, dz * slope_z], axis=-1)
-        dh_prev = dh_prev + da_rz @ self.W_hrz
+        dh_prev = dh_prev + np.matmul(da_rz, self.W_hrz)
         return dh_prev, da_rz, da_n, d_recurrent_n
 
     def _at(self, record, t):
@@ -134,31 +142,31 @@ class GRU:
         )
 
     def backward(self, record, grad, cut):
-        """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
-        T, B, H = grad.shape
+        """BPTT; grad (T, [M,] B, H) is ∂L/∂h_t through the readout alone."""
+        H = self.H
         grad_hidden = np.empty_like(grad)
         grad_n = np.empty_like(grad)  # ∂L/∂a_n
         # ∂L/∂[a_r, a_z] and, when the reset gate applies after W_hn, ∂L/∂(W_hn h + b_hn)
         # beside it: then one product with W_hh takes each step back through all three.
-        grad_hh = np.empty((T, B, 3 * H if self.reset_after else 2 * H))
+        grad_hh = np.empty((*grad.shape[:-1], 3 * H if self.reset_after else 2 * H))
         grad_rz = grad_hh[..., : 2 * H]
         grad_recurrent_n = grad_hh[..., 2 * H :] if self.reset_after else grad_n
         from_z, from_n, from_r = self._backward_factors(record)
         reset, update = record["reset"], record["update"]
         dh_next = 0.0
-        for t in reversed(range(T)):
+        for t in reversed(range(len(grad))):
             dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
             da_n = np.multiply(dh, from_n[t], out=grad_n[t])
-            np.multiply(dh, from_z[t], out=grad_rz[t, :, H:])
+            np.multiply(dh, from_z[t], out=grad_rz[t, ..., H:])
             if self.reset_after:
                 np.multiply(da_n, reset[t], out=grad_recurrent_n[t])
-                np.multiply(da_n, from_r[t], out=grad_rz[t, :, :H])
-                dh_next = grad_hh[t] @ self.W_hh
+                np.multiply(da_n, from_r[t], out=grad_rz[t, ..., :H])
+                dh_next = np.matmul(grad_hh[t], self.W_hh)
             else:
-                d_reset_h = da_n @ self.W_hn  # ∂L/∂(r ⊙ h_{t−1})
-                np.multiply(d_reset_h, from_r[t], out=grad_rz[t, :, :H])
+                d_reset_h = np.matmul(da_n, self.W_hn)  # ∂L/∂(r ⊙ h_{t−1})
+                np.multiply(d_reset_h, from_r[t], out=grad_rz[t, ..., :H])
                 dh_next = d_reset_h * reset[t]
-                dh_next += grad_rz[t] @ self.W_hrz
+                dh_next += np.matmul(grad_rz[t], self.W_hrz)
             dh_next += dh * update[t]
 
         def grads():
@@ -170,7 +178,8 @@ class GRU:
             return {
                 "weight_ih": summed_outer(grad_ih, record["x"]),
                 "weight_hh": np.concatenate(
-                    [summed_outer(grad_rz, h_prev), summed_outer(grad_recurrent_n, n_reads)]
+                    [summed_outer(grad_rz, h_prev), summed_outer(grad_recurrent_n, n_reads)],
+                    axis=-2,
                 ),
                 "bias_ih": summed(grad_ih),
                 "bias_hh": summed(grad_pre_hh),
@@ -182,12 +191,12 @@ class GRU:
         """J_t v, v (N, K, H): the tangent of one step, h_{t−1} moved along v."""
         H = self.H
         r, z, n, h_prev, hn, slope_r, slope_z, slope_n = self._at(record, slice(None))
-        pre_rz = v @ self.W_hrz.T
+        pre_rz = np.matmul(v, transposed(self.W_hrz))
         dr, dz = slope_r * pre_rz[..., :H], slope_z * pre_rz[..., H:]
         if self.reset_after:
-            dn = slope_n * (dr * hn + r * (v @ self.W_hn.T))
+            dn = slope_n * (dr * hn + r * np.matmul(v, transposed(self.W_hn)))
         else:
-            dn = slope_n * ((dr * h_prev + r * v) @ self.W_hn.T)
+            dn = slope_n * np.matmul(dr * h_prev + r * v, transposed(self.W_hn))
         return dz * (h_prev - n) + z * v + (1.0 - z) * dn
 
     def vjp(self, record, u):

@@ -22,16 +22,24 @@ from functools import partial
 
 import numpy as np
 
-from engine.cells.common import copied_steps, previous, shared_weight_grads
+from engine.cells.common import (
+    along_batch,
+    copied_steps,
+    previous,
+    shared_weight_grads,
+    transposed,
+)
 from engine.functions import activation, sigmoid
 
 
 class LSTM:
     def __init__(self, params, activation_name, forget_gate):
-        self.W_ih = params["weight_ih"]  # (G·H, D)
-        self.W_hh = params["weight_hh"]  # (G·H, H)
-        self.b = params["bias_ih"] + params["bias_hh"]  # (G·H,): both add to a_t
-        H = self.W_hh.shape[1]
+        self.W_ih = params["weight_ih"]  # ([M,] G·H, D)
+        self.W_hh = params["weight_hh"]  # ([M,] G·H, H)
+        self.b = along_batch(
+            params["bias_ih"] + params["bias_hh"]
+        )  # ([M,] 1, G·H): both add to a_t
+        H = self.W_hh.shape[-1]
         self.H = H
         self.forget_gate = forget_gate
         self.gate_names = (
@@ -45,19 +53,20 @@ class LSTM:
         self.act, self.act_slope = activation(activation_name)
 
     def forward(self, x, h0, prefix=None):
-        """x (T, B, D), h0 (B, H) → record: hidden, cell and each gate (T, B, H), …
+        """x (T, [M,] B, D), h0 ([M,] B, H) → record: hidden, cell and each gate (T, [M,] B, H), …
 
         prefix: None, or (an earlier record, n) whose first n steps are this
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
-        T, B = x.shape[:2]
+        steps = x.shape[:-1]  # (T, [M,] B)
         H = self.H
         i_, f_, g_, o_ = self.i, self.f, self.g, self.o
-        input_drive = x @ self.W_ih.T + self.b  # (T, B, G·H)
+        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b  # (T, [M,] B, G·H)
         gates = np.empty_like(input_drive)  # every gate's activation, in row order
-        hidden = np.empty((T, B, H))
-        cell = np.empty((T, B, H))
-        W_hh_T = self.W_hh.T
-        candidate = np.empty((B, H))
+        hidden = np.empty((*steps, H))
+        cell = np.empty((*steps, H))
+        W_hh_T = transposed(self.W_hh)
+        candidate = np.empty((*steps[1:], H))
+        no_cell = np.zeros((*steps[1:], H))  # c_{−1}
         # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
         # gate's ∂L/∂a_t, and ∂h_t/∂c_t: per step, so a prefix's are copied too.
         gate_slope, act_cell, cell_to_hidden = (
@@ -74,20 +83,21 @@ class LSTM:
             act_cell=act_cell,
             cell_to_hidden=cell_to_hidden,
         )
-        h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, np.zeros((B, H)))
+        h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, no_cell)
+        T = len(x)
         for t in range(start, T):
             z = np.matmul(h, W_hh_T, out=gates[t])  # a_t, then each gate in its place
             z += input_drive[t]
-            self.act(z[:, g_], out=candidate)
+            self.act(z[..., g_], out=candidate)
             sigmoid(z, out=z)
-            z[:, g_] = candidate
+            z[..., g_] = candidate
             if self.forget_gate:
-                c = np.multiply(z[:, f_], c, out=cell[t])
-                c += z[:, i_] * z[:, g_]
+                c = np.multiply(z[..., f_], c, out=cell[t])
+                c += z[..., i_] * z[..., g_]
             else:
-                c = np.add(c, z[:, i_] * z[:, g_], out=cell[t])
+                c = np.add(c, z[..., i_] * z[..., g_], out=cell[t])
             h = self.act(c, out=hidden[t])
-            h *= z[:, o_]
+            h *= z[..., o_]
         new = slice(start, T)
         new_gates = gates[new]
         slope = new_gates * (1.0 - new_gates)  # σ' of each gate
@@ -97,7 +107,7 @@ class LSTM:
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
         partner = {
             "input": new_gates[..., g_],
-            "forget": previous(cell[start - 1] if start else np.zeros((B, H)), cell[new]),
+            "forget": previous(cell[start - 1] if start else no_cell, cell[new]),
             "candidate": new_gates[..., i_],
             "output": act_cell[new],
         }
@@ -139,26 +149,27 @@ class LSTM:
         return record["gate_slope"][t], record["cell_to_hidden"][t], forget
 
     def backward(self, record, grad, cut):
-        """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
-        T, B, H = grad.shape
+        """BPTT; grad (T, [M,] B, H) is ∂L/∂h_t through the readout alone."""
+        H = self.H
         grad_hidden = np.empty_like(grad)
         grad_cell = np.empty_like(grad)
         grad_pre = np.empty(record["gates"].shape)  # ∂L/∂a_t
-        # Gate by gate, (T, B, G, H): every gate but the last (output) takes ∂L/∂c_t.
-        da_by_gate = grad_pre.reshape(T, B, -1, H)
-        slope_by_gate = record["gate_slope"].reshape(T, B, -1, H)
+        # Gate by gate, (T, [M,] B, G, H): every gate but the last (output) takes ∂L/∂c_t.
+        da_by_gate = grad_pre.reshape(*grad.shape[:-1], -1, H)
+        slope_by_gate = record["gate_slope"].reshape(*grad.shape[:-1], -1, H)
         cell_to_hidden = record["cell_to_hidden"]
         forget = record.get("forget")
         dh_next, dc_next = 0.0, 0.0
-        for t in reversed(range(T)):
+        for t in reversed(range(len(grad))):
             dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
             dc = np.multiply(dh, cell_to_hidden[t], out=grad_cell[t])
             if not cut[t]:
                 dc += dc_next
-            np.multiply(slope_by_gate[t, :, :-1], dc[:, None], out=da_by_gate[t, :, :-1])
-            np.multiply(slope_by_gate[t, :, -1], dh, out=da_by_gate[t, :, -1])
+            by_cell = da_by_gate[t, ..., :-1, :]
+            np.multiply(slope_by_gate[t, ..., :-1, :], dc[..., None, :], out=by_cell)
+            np.multiply(slope_by_gate[t, ..., -1, :], dh, out=da_by_gate[t, ..., -1, :])
             dc_next = dc * forget[t] if self.forget_gate else dc
-            dh_next = grad_pre[t] @ self.W_hh
+            dh_next = np.matmul(grad_pre[t], self.W_hh)
         grads = partial(shared_weight_grads, grad_pre, record["x"], record["h_prev"])
         return grad_hidden, grad_cell, grads
 
@@ -167,7 +178,8 @@ class LSTM:
         H = self.H
         gate_slope, cell_to_hidden, forget = self._at(record, slice(None))
         vh, vc = v[..., :H], v[..., H:]
-        da = gate_slope * (vh @ self.W_hh.T)  # each gate's pre-activation, times its partner
+        # each gate's pre-activation, times its partner
+        da = gate_slope * np.matmul(vh, transposed(self.W_hh))
         dc = (
             da[..., self.i]
             + da[..., self.g]
@@ -180,4 +192,4 @@ class LSTM:
         """J_tᵀ u for s = (h, c): u (N, K, 2H), h-part first."""
         H = self.H
         da, _, dc_prev = self._step_back(u[..., :H], u[..., H:], *self._at(record, slice(None)))
-        return np.concatenate([da @ self.W_hh, dc_prev], axis=-1)
+        return np.concatenate([np.matmul(da, self.W_hh), dc_prev], axis=-1)

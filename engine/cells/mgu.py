@@ -15,7 +15,14 @@ BPTT, with δ = ∂L/∂h_t:
 
 import numpy as np
 
-from engine.cells.common import copied_steps, previous, summed, summed_outer
+from engine.cells.common import (
+    along_batch,
+    copied_steps,
+    previous,
+    summed,
+    summed_outer,
+    transposed,
+)
 from engine.functions import activation, sigmoid
 
 
@@ -24,29 +31,29 @@ class MGU:
 
     def __init__(self, params, activation_name):
         W_hh = params["weight_hh"]
-        H = W_hh.shape[1]
+        H = W_hh.shape[-1]
         self.H = H
-        self.W_ih = params["weight_ih"]  # (2H, D)
-        self.b_in_all = params["bias_ih"] + params["bias_hh"]  # both add to the pre-activations
-        self.W_hf = W_hh[:H]  # (H, H)
-        self.W_hn = W_hh[H:]  # (H, H)
+        self.W_ih = params["weight_ih"]  # ([M,] 2H, D)
+        # ([M,] 1, 2H): both biases add to the pre-activations
+        self.b_in_all = along_batch(params["bias_ih"] + params["bias_hh"])
+        self.W_hf = W_hh[..., :H, :]  # ([M,] H, H)
+        self.W_hn = W_hh[..., H:, :]  # ([M,] H, H)
         self.act, self.act_slope = activation(activation_name)
 
     def forward(self, x, h0, prefix=None):
-        """x (T, B, D), h0 (B, H) → record: hidden, forget, candidate (T, B, H), …
+        """x (T, [M,] B, D), h0 ([M,] B, H) → record: hidden, forget, candidate (T, [M,] B, H), …
 
         prefix: None, or (an earlier record, n) whose first n steps are this
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         H = self.H
-        input_drive = x @ self.W_ih.T + self.b_in_all  # (T, B, 2H)
-        T, B = x.shape[:2]
-        hidden, forget, candidate = (np.empty((T, B, H)) for _ in range(3))
-        W_hf_T, W_hn_T = self.W_hf.T, self.W_hn.T
+        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b_in_all  # (T, [M,] B, 2H)
+        hidden, forget, candidate = (np.empty((*x.shape[:-1], H)) for _ in range(3))
+        W_hf_T, W_hn_T = transposed(self.W_hf), transposed(self.W_hn)
         start = copied_steps(prefix, hidden=hidden, forget=forget, candidate=candidate)
         h = hidden[start - 1] if start else h0
-        for t in range(start, T):
-            f = sigmoid(input_drive[t, :, :H] + h @ W_hf_T)
-            n = self.act(input_drive[t, :, H:] + (f * h) @ W_hn_T)
+        for t in range(start, len(x)):
+            f = sigmoid(input_drive[t, ..., :H] + np.matmul(h, W_hf_T))
+            n = self.act(input_drive[t, ..., H:] + np.matmul(f * h, W_hn_T))
             h = f * h + (1.0 - f) * n
             hidden[t], forget[t], candidate[t] = h, f, n
         return {
@@ -62,9 +69,9 @@ class MGU:
     def _step_back(self, dh, f, n, h_prev, slope_f, slope_n):
         """From δ = ∂L/∂h_t to (∂L/∂h_{t−1}, ∂L/∂a_f, ∂L/∂a_n)."""
         da_n = dh * (1.0 - f) * slope_n  # back through act
-        d_forget_h = da_n @ self.W_hn  # ∂L/∂(f ⊙ h_{t−1})
+        d_forget_h = np.matmul(da_n, self.W_hn)  # ∂L/∂(f ⊙ h_{t−1})
         da_f = (dh * (h_prev - n) + d_forget_h * h_prev) * slope_f
-        dh_prev = (dh + d_forget_h) * f + da_f @ self.W_hf
+        dh_prev = (dh + d_forget_h) * f + np.matmul(da_f, self.W_hf)
         return dh_prev, da_f, da_n
 
     def _at(self, record, t):
@@ -77,7 +84,7 @@ class MGU:
         )
 
     def backward(self, record, grad, cut):
-        """BPTT; grad (T, B, H) is ∂L/∂h_t through the readout alone."""
+        """BPTT; grad (T, [M,] B, H) is ∂L/∂h_t through the readout alone."""
         grad_hidden = np.empty_like(grad)
         grad_f = np.empty_like(grad)  # ∂L/∂a_f
         grad_n = np.empty_like(grad)  # ∂L/∂a_n
@@ -96,7 +103,8 @@ class MGU:
                     [
                         summed_outer(grad_f, h_prev),
                         summed_outer(grad_n, record["forget"] * h_prev),
-                    ]
+                    ],
+                    axis=-2,
                 ),
                 "bias_ih": summed(grad_pre),
                 "bias_hh": summed(grad_pre),
@@ -107,8 +115,8 @@ class MGU:
     def jvp(self, record, v):
         """J_t v, v (N, K, H): the tangent of one step, h_{t−1} moved along v."""
         f, n, h_prev, slope_f, slope_n = self._at(record, slice(None))
-        df = slope_f * (v @ self.W_hf.T)
-        dn = slope_n * ((df * h_prev + f * v) @ self.W_hn.T)
+        df = slope_f * np.matmul(v, transposed(self.W_hf))
+        dn = slope_n * np.matmul(df * h_prev + f * v, transposed(self.W_hn))
         return df * (h_prev - n) + f * v + (1.0 - f) * dn
 
     def vjp(self, record, u):
