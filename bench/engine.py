@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import engine_stack
 import numpy as np
 import torch
 from machine import load_average, machine_facts, numpy_blas_facts
@@ -454,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     )
+    report += "\n" + engine_stack.report(engine, arguments.quick)
     print()
     print(report)
     if arguments.out is not None:

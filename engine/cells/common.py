@@ -26,7 +26,8 @@ def _rows(a):
     rows (M, T·B, R), a copy when M > 1."""
     if a.ndim == 3:
         return a.reshape(-1, a.shape[-1])
-    return np.moveaxis(a, 1, 0).reshape(a.shape[1], -1, a.shape[-1])
+    # Contiguous, as one model's rows are: the same BLAS call and summing order.
+    return np.ascontiguousarray(np.moveaxis(a, 1, 0)).reshape(a.shape[1], -1, a.shape[-1])
 
 
 def summed_outer(a, b):
@@ -40,7 +41,10 @@ def summed_outer(a, b):
 
 def summed(a):
     """Σ over time and batch, each model's own: a (T, [M,] B, R) → ([M,] R)."""
-    return _rows(a).sum(axis=-2)
+    rows = _rows(a)
+    if a.shape[-1] == 1:  # one model's (T·B, 1) is summed pairwise, as a row is
+        return rows[..., 0].sum(axis=-1)[..., None]
+    return rows.sum(axis=-2)
 
 
 def previous(first, sequence):
