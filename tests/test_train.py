@@ -273,3 +273,21 @@ def test_evaluate_a_stack_gives_each_models_own_loss():
     for i, model in enumerate(models):
         alone = engine.evaluate(model, task.inputs, task.targets, scored="last")
         assert result.loss[i] == pytest.approx(alone.loss, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"), [("mgu", {}), ("gru", {"bidirectional": True}), ("lstm", {})]
+)
+def test_the_training_trace_is_simulates_to_the_last_bit(kind, options):
+    from engine.simulate import training_trace
+
+    model = engine.build(kind, 1, 3, 1, seed=3, **options)
+    task = engine.tasks.make("sine", 7, 3, seed=1)
+    settings = {"loss": "mse", "scored": "all", "truncate": 3, "clip": 0.1}
+    full = engine.simulate(model, task.inputs, task.targets, **settings)
+    lean = training_trace(model, task.inputs, task.targets, **settings)
+    assert lean.loss == full.loss and lean.grad_norm == full.grad_norm
+    assert lean.clip_scale == full.clip_scale < 1.0
+    np.testing.assert_array_equal(lean.grad_hidden, full.grad_hidden)
+    for name, value in full.clipped_grads.items():
+        np.testing.assert_array_equal(lean.clipped_grads[name], value)
