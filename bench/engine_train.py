@@ -16,8 +16,9 @@ task (D = 2, O = 1, mse on the last step), clipped at θ = 1, with Adam
   float32, from the same parameters on the same batch.
 
 Both sides run on one thread (NumPy's BLAS through threadpoolctl,
-`torch.set_num_threads(1)`), as the app's server does; the previous settings
-are put back afterwards. Times are the process's CPU time (time.process_time),
+`torch.set_num_threads(1)`), with glibc keeping freed memory for reuse
+(app/process.py's `keep_freed_memory`), as the app's server runs; the thread
+settings are put back afterwards. Times are the process's CPU time (time.process_time),
 which one thread per side makes the work done, even on a busy shared machine.
 Before timing, the engine and float64 torch are
 checked to agree on the first update (loss, gradient norm, clip scale, every
@@ -35,6 +36,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -172,7 +174,20 @@ def time_update(engine: ModuleType, kind: str, length: int, hidden_size: int, up
     )
 
 
+def keep_freed_memory() -> bool:
+    """The app's server setting (app/process.py): glibc keeps freed memory for
+    reuse instead of returning it, so that a fresh (T, B, ·) array does not pay
+    for its pages again. Process-wide and permanent, so it is applied before
+    this table (the last of bench/engine.py) only."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from app.process import keep_freed_memory as keep
+
+    return keep()
+
+
 def training_timings(engine: ModuleType, quick: bool = False, log=print) -> list[UpdateTiming]:
+    """Every configuration's timing, under the app server's process settings."""
+    log(f"train table: freed memory kept for reuse (app/process.py): {keep_freed_memory()}")
     timings = []
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -235,7 +250,8 @@ def training_table(timings: list[UpdateTiming]) -> str:
             "",
             table,
             "",
-            f"One thread on both sides; median of {REPEATS} runs of the CPU time per update. "
+            "One thread on both sides and freed memory kept for reuse, as the app's server "
+            f"runs; median of {REPEATS} runs of the CPU time per update. "
             "The engine's figure includes `engine.train`'s record (one per run); "
             "'via full trace' is the same loop through `simulate`'s whole trace (the "
             "non-finite scans and reuse copies that `simulate.training_trace` skips). "
@@ -251,7 +267,7 @@ def report(engine: ModuleType, quick: bool = False) -> str:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import engine as engine_package
 
     found = training_timings(engine_package, quick="--quick" in sys.argv)
