@@ -171,26 +171,12 @@ def knob_free(spec: CellSpec) -> CellSpec:
     return spec.replace(spectral_radius=None, recurrent_matrix=None)
 
 
-@st.cache_data(max_entries=800, show_spinner=False)
-def knob_norms(spec: CellSpec, value: float) -> tuple[np.ndarray, ...]:
-    """One frame of the in-chart slider: gradient norms with the knob at ``value``.
-
-    Returns (T,) ‖∂L/∂h_t‖, (T,) the reverse direction's (nan if none) and
-    (T,) ‖∂L/∂c_t‖ (nan if no cell state).
-    """
-    knob = sweeps.knob_name(spec)
-    run = compute.run_cell(spec.replace(**{knob: float(value)}))
-    nan = np.full(spec.steps, np.nan)
-    if run.trace is None:
-        return nan, nan, nan
-    trace = run.trace
-    reverse = compute.norms_over_time(trace.grad_hidden_reverse)
-    cell = compute.norms_over_time(trace.grad_cell)
-    return (
-        compute.norms_over_time(trace.grad_hidden),
-        nan if reverse is None else reverse,
-        nan if cell is None else cell,
-    )
+@st.cache_data(max_entries=200, show_spinner=False)
+def knob_frames(spec: CellSpec, values: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+    """Frames of the in-chart slider with the knob at ``values``, one stacked
+    run (see ``sweeps.knob_frames``): (V, T) ‖∂L/∂h_t‖, the reverse
+    direction's and ‖∂L/∂c_t‖."""
+    return sweeps.knob_frames(spec, values)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -199,7 +185,8 @@ def sensitivity(spec: CellSpec) -> np.ndarray | None:
     return sweeps.sensitivity_matrix(spec)
 
 
-@st.cache_data(max_entries=2000, show_spinner=False)
-def phase_column(spec: CellSpec, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """One column of the phase diagram; ``spec`` is passed through ``knob_free``."""
-    return sweeps.phase_column(spec, radius)
+@st.cache_data(max_entries=200, show_spinner=False)
+def phase_columns(spec: CellSpec, radii: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Columns of the phase diagram, one stacked run (see ``sweeps.phase_columns``);
+    ``spec`` is passed through ``knob_free``."""
+    return sweeps.phase_columns(spec, radii)

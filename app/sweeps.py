@@ -1,6 +1,11 @@
 """Many engine runs for one chart: the T × T sensitivity map, the in-chart
 slider's sweep over one weight knob, and the phase diagram over ρ and lag.
 
+The slider's frames and the phase diagram's columns are many models that
+differ only in their weights: each chart runs them stacked (``engine.stack``),
+in one or a few runs, with each model's result bit for bit its own run's.
+The sensitivity map runs one model on a batch of sequences (rows).
+
 Pure functions, as in ``app.compute`` (which builds each single run); the
 app's caches (``app/cached.py``) key them on a ``CellSpec``.
 """
@@ -77,6 +82,84 @@ def sensitivity_matrix(spec: CellSpec) -> np.ndarray | None:
                 grad = np.concatenate([grad, trace.grad_hidden_reverse * B], axis=-1)
         matrix[rows] = norms_over_time(grad).T  # (B, T)
     return matrix
+
+
+# Floats of T · B · G·H (per direction) one stacked run may hold per model, summed
+# over its models: at T = 1000, H = 64 an LSTM stacks 11 models per run.
+STACK_BUDGET = 3_000_000
+
+
+def stack_sizes(spec: CellSpec, count: int, batch: int = 1) -> list[int]:
+    """How many of ``count`` models of ``spec`` each stacked run takes: as few
+    runs as ``STACK_BUDGET`` allows, of near-equal sizes."""
+    G = len(GATE_BLOCKS[spec.kind])
+    per_model = spec.steps * batch * G * spec.hidden_size * (2 if spec.bidirectional else 1)
+    runs = -(-count // max(1, STACK_BUDGET // per_model))
+    return [len(part) for part in np.array_split(np.arange(count), runs)]
+
+
+def stacked_trace(specs: list[CellSpec], batch: int | None = None, *, clip: bool = True):
+    """One stacked engine run of the models of ``specs`` (which differ only in
+    their weights), each on the first spec's input and targets, as
+    ``run_cell`` (or, with a batch, ``phase_column``) runs it alone; model m
+    is ``specs[m]``'s. Raises ValueError when a model or the run is refused."""
+    first = specs[0]
+    models = engine.stack([build_model(spec) for spec in specs])
+
+    def per_model(array: np.ndarray) -> np.ndarray:  # a copy for each: no zero strides
+        return np.repeat(array[:, None], len(specs), axis=1)
+
+    return engine.simulate(
+        models,
+        per_model(make_inputs(first, batch)),
+        per_model(make_targets(first, batch)),
+        loss=first.loss,
+        scored=first.scored,
+        truncate=first.truncation,
+        clip=first.clip if clip else None,
+    )
+
+
+def frame_norms(trace, m: int | None = None) -> tuple[np.ndarray, ...]:
+    """One frame of the in-chart slider from a trace (model m of a stacked one):
+    (T,) ‖∂L/∂h_t‖, (T,) the reverse direction's (nan if none) and (T,)
+    ‖∂L/∂c_t‖ (nan if no cell state)."""
+
+    def own(grad):  # (T, [M,] H) → (T, H)
+        return grad if grad is None or m is None else grad[:, m]
+
+    nan = np.full(trace.grad_hidden.shape[0], np.nan)
+    reverse = norms_over_time(own(trace.grad_hidden_reverse))
+    cell = norms_over_time(own(trace.grad_cell))
+    return (
+        norms_over_time(own(trace.grad_hidden)),
+        nan if reverse is None else reverse,
+        nan if cell is None else cell,
+    )
+
+
+def knob_frames(spec: CellSpec, values) -> tuple[np.ndarray, ...]:
+    """The in-chart slider's frames at the knob's ``values`` (w, or ρ), in one
+    stacked run: (V, T) ‖∂L/∂h_t‖, (V, T) the reverse direction's and (V, T)
+    ‖∂L/∂c_t‖, nan where there is none or a run is refused. Row v equals the
+    run of ``spec`` with the knob at values[v] alone, bit for bit."""
+    knob = knob_name(spec)
+    specs = [spec.replace(**{knob: float(value)}) for value in values]
+    try:
+        trace = stacked_trace(specs)
+    except ValueError:  # each on its own: some may run
+        rows = [_frame_alone(one) for one in specs]
+    else:
+        rows = [frame_norms(trace, m) for m in range(len(specs))]
+    return tuple(np.stack([row[j] for row in rows]) for j in range(3))
+
+
+def _frame_alone(spec: CellSpec) -> tuple[np.ndarray, ...]:
+    run = run_cell(spec)
+    if run.trace is None:
+        nan = np.full(spec.steps, np.nan)
+        return nan, nan, nan
+    return frame_norms(run.trace)
 
 
 @dataclass(frozen=True)
@@ -160,13 +243,32 @@ def phase_column(spec: CellSpec, radius: float) -> tuple[np.ndarray, np.ndarray]
     log10 ‖∂L/∂h_{T−1−k}‖ (nan where no draw is finite and non-zero) and (K,)
     True where some draw overflowed.
     """
-    T = spec.steps
-    lags = phase_lags(spec)
-    batch = PHASE_BATCH if spec.signal in ("noise", "impulse") else 1
-    one = spec.replace(
+    return phase_columns(spec, [radius])[0]
+
+
+def _phase_batch(spec: CellSpec) -> int:
+    return PHASE_BATCH if spec.signal in ("noise", "impulse") else 1
+
+
+def _at_radius(spec: CellSpec, radius: float) -> CellSpec:
+    return spec.replace(
         spectral_radius=float(radius), recurrent_matrix=None, recurrent_weight=float(radius)
     )
-    nan = np.full(lags.size, np.nan)
+
+
+def phase_columns(spec: CellSpec, radii) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The phase diagram's columns at ``radii`` (see ``phase_column``), in one
+    stacked run of the R models; each equals its own run's, bit for bit."""
+    specs = [_at_radius(spec, r) for r in radii]
+    try:
+        trace = stacked_trace(specs, _phase_batch(spec), clip=False)
+    except ValueError:  # each on its own: some may run
+        return [_phase_alone(one) for one in specs]
+    return [_column(spec, trace.grad_hidden[:, m]) for m in range(len(specs))]
+
+
+def _phase_alone(one: CellSpec) -> tuple[np.ndarray, np.ndarray]:
+    batch = _phase_batch(one)
     try:
         trace = engine.simulate(
             build_model(one),
@@ -177,10 +279,18 @@ def phase_column(spec: CellSpec, radius: float) -> tuple[np.ndarray, np.ndarray]
             truncate=one.truncation,
         )
     except ValueError:
-        return nan, np.zeros(lags.size, dtype=bool)
+        lags = phase_lags(one)
+        return np.full(lags.size, np.nan), np.zeros(lags.size, dtype=bool)
+    return _column(one, trace.grad_hidden)
+
+
+def _column(spec: CellSpec, grad_hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A column from one model's ∂L/∂h_t (T, B, H)."""
+    lags = phase_lags(spec)
     with np.errstate(all="ignore"):
-        norms = norms_over_time(trace.grad_hidden * batch)  # (T, B); L is the batch mean
-        back = norms[T - 1 - lags]  # (K, B)
+        # (T, B); L is the batch mean
+        norms = norms_over_time(grad_hidden * _phase_batch(spec))
+        back = norms[spec.steps - 1 - lags]  # (K, B)
         logs = np.log10(back)
     return finite_mean(logs, axis=1), (~np.isfinite(back)).any(axis=1)
 
@@ -199,8 +309,12 @@ class PhaseDiagram:
 
 
 def phase_diagram(spec: CellSpec, radii: np.ndarray = PHASE_RADII) -> PhaseDiagram:
-    """Every column of the phase diagram (see ``phase_column``)."""
-    columns = [phase_column(spec, r) for r in radii]
+    """Every column of the phase diagram (see ``phase_column``), in as few
+    stacked runs as ``STACK_BUDGET`` allows."""
+    columns, start = [], 0
+    for size in stack_sizes(spec, len(radii), _phase_batch(spec)):
+        columns += phase_columns(spec, radii[start : start + size])
+        start += size
     return PhaseDiagram(
         np.asarray(radii),
         phase_lags(spec),

@@ -158,7 +158,8 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, 
     # ∂L/∂p_t = (y_t − target_t) / B on the scored steps: L is each model's batch mean.
     grad_readout = np.zeros_like(readout)
     if scored == "all":
-        L = step_losses(loss, readout, outputs, target).sum(axis=0).mean(axis=-1)  # (M,)
+        # Σ_t L_t of each sequence, summed as one model's are: ([M,] B), then the batch mean
+        L = summed(step_losses(loss, readout, outputs, target)[..., None, :]).mean(axis=-1)
         grad_readout[:] = (outputs - target) / B
     else:
         L = step_losses(loss, readout[-1], outputs[-1], target[-1]).mean(axis=-1)

@@ -335,15 +335,18 @@ def test_stacked_simulate_checks_the_stacked_parameters():
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
-def test_sums_over_many_steps_keep_the_last_bit(kind):
-    """T·B = 24 rows: NumPy sums those pairwise, and one output (O = 1) makes
-    the readout's gradients single columns; the stacked sums must match."""
+@pytest.mark.parametrize("batch", [1, 3])
+def test_sums_over_many_steps_keep_the_last_bit(kind, batch):
+    """8 or 24 rows: NumPy sums a column of 8 or more pairwise, and one output
+    (O = 1) makes the readout's gradients single columns; the stacked sums
+    (gradients, norms, losses) must match."""
     models = [engine.build(kind, D, 4, 1, seed=s) for s in range(M)]
     rng = np.random.default_rng(1)
-    x, y = rng.standard_normal((8, M, 3, D)), rng.standard_normal((8, M, 3, 1))
+    x, y = rng.standard_normal((8, M, batch, D)), rng.standard_normal((8, M, batch, 1))
     stacked = engine.simulate(engine.stack(models), x, y, clip=0.1)
     for i, model in enumerate(models):
         single = engine.simulate(model, x[:, i], y[:, i], clip=0.1)
         for name, grad in single.clipped_grads.items():
             np.testing.assert_array_equal(stacked.clipped_grads[name][i], grad, err_msg=name)
         assert stacked.grad_norm[i] == single.grad_norm
+        assert stacked.loss[i] == single.loss

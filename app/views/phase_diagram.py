@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import cached, panels
 from app.state import Settings
-from app.sweeps import PHASE_RADII, PhaseDiagram, phase_lags
+from app.sweeps import PHASE_BATCH, PHASE_RADII, PhaseDiagram, phase_lags, stack_sizes
 from app.views.common import TEXT_BESIDE, Runs, chart, name, text_column
 
 
@@ -28,11 +28,13 @@ def phase_figure(
 ) -> go.Figure:
     kind = runs.focus
     spec = cached.knob_free(runs.spec(kind))
-    columns = []
-    for j, radius in enumerate(PHASE_RADII):
-        columns.append(cached.phase_column(spec, float(radius)))
-        if progress is not None and j % 4 == 3:
-            progress(f"Running the {name(kind)} at {j + 1} of {len(PHASE_RADII)} values…")
+    columns, start = [], 0
+    for size in stack_sizes(spec, len(PHASE_RADII), PHASE_BATCH):  # one or a few stacked runs
+        radii = tuple(float(r) for r in PHASE_RADII[start : start + size])
+        columns += cached.phase_columns(spec, radii)
+        start += size
+        if progress is not None and start < len(PHASE_RADII):
+            progress(f"Running the {name(kind)} at {start} of {len(PHASE_RADII)} values…")
     diagram = PhaseDiagram(
         PHASE_RADII,
         phase_lags(spec),

@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from app import cached
+from app import cached, sweeps
 
 PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see Progress)
 # before the runs start: the time the browser needs to draw the page just
@@ -86,10 +86,14 @@ class Progress:
 
 def _sweep(spec, values, progress: Progress, done: int) -> tuple[np.ndarray, ...]:
     """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, one
-    row per knob value. Each run is cached on its own, and ``progress`` is
-    told after each, so a newer rerun can stop this loop and resume it."""
-    rows = []
-    for i, value in enumerate(values):
-        rows.append(cached.knob_norms(spec, float(value)))
-        progress.ran(done + i + 1)
-    return tuple(np.stack([row[j] for row in rows]) for j in range(3))
+    row per knob value. The V models run stacked, in as few runs as memory
+    allows (``sweeps.stack_sizes``); each run is cached on its own, and
+    ``progress`` is told after each, so a newer rerun can stop this loop and
+    resume it."""
+    parts, start = [], 0
+    for size in sweeps.stack_sizes(spec, len(values)):
+        chunk = tuple(float(v) for v in values[start : start + size])
+        parts.append(cached.knob_frames(spec, chunk))
+        start += size
+        progress.ran(done + start)
+    return tuple(np.concatenate([part[j] for part in parts]) for j in range(3))
