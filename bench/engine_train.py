@@ -9,7 +9,7 @@ task (D = 2, O = 1, mse on the last step), clipped at θ = 1, with Adam
   every=n)`, timed over n updates (its one record, spectral radii and lag
   norms included);
 - the same loop through `simulate`'s full trace ("via full trace"), as
-  `engine.train` ran before `simulate.training_trace` (the "before" of the
+  `engine.train` ran before `engine.train.training_trace` (the "before" of the
   gradient-only path);
 - PyTorch: `nn.RNN` / `nn.GRU` / `nn.LSTM` + `nn.Linear`, zero_grad, forward,
   backward, `clip_grad_norm_`, `torch.optim.Adam.step()`, in float64 and in
@@ -254,7 +254,7 @@ def training_table(timings: list[UpdateTiming]) -> str:
             f"runs; median of {REPEATS} runs of the CPU time per update. "
             "The engine's figure includes `engine.train`'s record (one per run); "
             "'via full trace' is the same loop through `simulate`'s whole trace (the "
-            "non-finite scans and reuse copies that `simulate.training_trace` skips). "
+            "non-finite scans and reuse copies that `engine.train.training_trace` skips). "
             f"Engine and torch float64 agree on the first update (relative ≤ {AGREEMENT:g}) "
             "unless marked.",
         ]

@@ -93,20 +93,6 @@ def simulate(
         return _run(model, *checked, reuse)
 
 
-def training_trace(model, inputs, targets, *, loss, scored, truncate, clip):
-    """``simulate`` as ``engine.train`` needs it: the same checks, loss, grads,
-    grad_norm, clip_scale, clipped_grads and grad_hidden, bit for bit, but
-    without what training never reads: the scans for non-finite values
-    (``nonfinite_forward`` and ``nonfinite_backward`` are None) and the copies
-    of the parameters and inputs that ``reuse`` compares (the trace cannot be
-    reused). The scans read every per-step array once more: some 12% of an
-    LSTM update at T = 100, H = 64, batch 32 (bench/engine_train.py).
-    """
-    checked = _checked_arguments(model, inputs, targets, loss, scored, truncate, clip, None)
-    with np.errstate(all="ignore"):
-        return _run(model, *checked, None, lean=True)
-
-
 def _checked_arguments(model, inputs, targets, loss, scored, truncate, clip, h0):
     """simulate's arguments checked: (params, x, target, initial, loss, scored,
     truncate, clip, form) as ``_run`` takes them."""
@@ -127,7 +113,7 @@ def _checked_arguments(model, inputs, targets, loss, scored, truncate, clip, h0)
 def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, reuse, lean=False):
     """x (T, [M,] B, D), target (T, [M,] B, O), initial per direction ([M,] B, H),
     params with the leading M when stacked. form: (stacked, batched). lean:
-    skip the non-finite scans and what ``reuse`` needs (``training_trace``)."""
+    skip the non-finite scans and what ``reuse`` needs (``train.training_trace``)."""
     stacked, batched = form
     T, B = x.shape[0], x.shape[-2]
     H = model.hidden_size

@@ -279,7 +279,7 @@ def test_evaluate_a_stack_gives_each_models_own_loss():
     ("kind", "options"), [("mgu", {}), ("gru", {"bidirectional": True}), ("lstm", {})]
 )
 def test_the_training_trace_is_simulates_to_the_last_bit(kind, options):
-    from engine.simulate import training_trace
+    from engine.train import training_trace
 
     model = engine.build(kind, 1, 3, 1, seed=3, **options)
     task = engine.tasks.make("sine", 7, 3, seed=1)
