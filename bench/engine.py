@@ -43,6 +43,7 @@ from pathlib import Path
 from types import ModuleType
 
 import engine_stack
+import engine_train
 import numpy as np
 import torch
 from machine import load_average, machine_facts, numpy_blas_facts
@@ -456,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     report += "\n" + engine_stack.report(engine, arguments.quick)
+    report += "\n" + engine_train.report(engine, arguments.quick)
     print()
     print(report)
     if arguments.out is not None:

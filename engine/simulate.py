@@ -84,6 +84,18 @@ def simulate(
     Raises ValueError naming the argument for any bad argument. Overflow is not
     an error: it is reported in ``nonfinite_forward`` / ``nonfinite_backward``.
     """
+    checked = _checked_arguments(model, inputs, targets, loss, scored, truncate, clip, h0)
+    if reuse is not None and not isinstance(reuse, Trace):
+        raise ValueError(
+            f"reuse must be None or a Trace from engine.simulate, got {type(reuse).__name__}"
+        )
+    with np.errstate(all="ignore"):
+        return _run(model, *checked, reuse)
+
+
+def _checked_arguments(model, inputs, targets, loss, scored, truncate, clip, h0):
+    """simulate's arguments checked: (params, x, target, initial, loss, scored,
+    truncate, clip, form) as ``_run`` takes them."""
     _check_choice("loss", loss, LOSSES)
     _check_choice("scored", scored, SCORED)
     truncate = _checked_truncate(truncate)
@@ -95,19 +107,13 @@ def simulate(
     T, B = x.shape[0], x.shape[-2]
     target = _checked_targets(targets, scored, (T, M, B, model.output_size), batched)
     initial = _checked_h0(h0, model, M, B, batched)
-    if reuse is not None and not isinstance(reuse, Trace):
-        raise ValueError(
-            f"reuse must be None or a Trace from engine.simulate, got {type(reuse).__name__}"
-        )
-
-    with np.errstate(all="ignore"):
-        form = (stacked, batched)
-        return _run(model, params, x, target, initial, loss, scored, truncate, clip, form, reuse)
+    return params, x, target, initial, loss, scored, truncate, clip, (stacked, batched)
 
 
-def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, reuse):
+def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, reuse, lean=False):
     """x (T, [M,] B, D), target (T, [M,] B, O), initial per direction ([M,] B, H),
-    params with the leading M when stacked. form: (stacked, batched)."""
+    params with the leading M when stacked. form: (stacked, batched). lean:
+    skip the non-finite scans and what ``reuse`` needs (``train.training_trace``)."""
     stacked, batched = form
     T, B = x.shape[0], x.shape[-2]
     H = model.hidden_size
@@ -115,8 +121,8 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, 
     cells = [make_cell(model, params, suffix, loss) for suffix in model.directions]
     # Each direction runs in its own reading order: the reverse one on x[::-1].
     reading = [x[::-1] if k else x for k in range(len(cells))]
-    forward = ForwardInputs.of(model, params, loss, reading, initial)
-    prefixes = forward.prefixes(reuse)
+    forward = None if lean else ForwardInputs.of(model, params, loss, reading, initial)
+    prefixes = [None] * len(cells) if lean else forward.prefixes(reuse)
     records = [cell.forward(reading[k], initial[k], prefixes[k]) for k, cell in enumerate(cells)]
 
     def in_time_order(k, name):
@@ -189,6 +195,9 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, 
     def second(values):
         return values[1] if reverse else None
 
+    def first_bad(values, latest):
+        return per_model(_first_nonfinite_steps(values, latest=latest))
+
     state_sizes = 2 * H if model.kind == "lstm" else H
     return Trace(
         hidden=per_step(hidden[0]),
@@ -204,8 +213,8 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, 
         grad_cell=per_step(grad_cell[0]),
         grad_cell_reverse=per_step(second(grad_cell)),
         _gradients=ParameterGradients(parts, tuple(params), clip, stacked),
-        nonfinite_forward=per_model(_first_nonfinite_steps(forward_values, latest=False)),
-        nonfinite_backward=per_model(_first_nonfinite_steps(backward_values, latest=True)),
+        nonfinite_forward=None if lean else first_bad(forward_values, latest=False),
+        nonfinite_backward=None if lean else first_bad(backward_values, latest=True),
         _jacobian_sources=tuple(
             (
                 partial(_model_cell, model, params, suffix, loss) if stacked else cell,

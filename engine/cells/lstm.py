@@ -100,23 +100,21 @@ class LSTM:
             h *= z[..., o_]
         new = slice(start, T)
         new_gates = gates[new]
-        slope = new_gates * (1.0 - new_gates)  # σ' of each gate
+        # Written in place into gate_slope[new]: these passes over (T, B, G·H)
+        # arrays, not the loop, dominate a batch's forward sweep, and every
+        # fresh temporary costs its pages' first touch.
+        slope = np.subtract(1.0, new_gates, out=gate_slope[new])
+        slope *= new_gates  # σ' of each gate
         slope[..., g_] = self.act_slope(new_gates[..., g_])
         self.act(cell[new], out=act_cell[new])
-        rows = {"input": i_, "forget": f_, "candidate": g_, "output": o_}
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
-        partner = {
-            "input": new_gates[..., g_],
-            "forget": previous(cell[start - 1] if start else no_cell, cell[new]),
-            "candidate": new_gates[..., i_],
-            "output": act_cell[new],
-        }
-        np.concatenate(
-            [partner[name] * slope[..., rows[name]] for name in self.gate_names],
-            axis=-1,
-            out=gate_slope[new],
-        )
+        slope[..., i_] *= new_gates[..., g_]
+        if self.forget_gate:
+            slope[..., f_] *= previous(cell[start - 1] if start else no_cell, cell[new])
+        slope[..., g_] *= new_gates[..., i_]
+        slope[..., o_] *= act_cell[new]
         np.multiply(new_gates[..., o_], self.act_slope(act_cell[new]), out=cell_to_hidden[new])
+        rows = {"input": i_, "forget": f_, "candidate": g_, "output": o_}
         record = {
             "x": x,
             "hidden": hidden,
