@@ -64,7 +64,7 @@ LAB_PRESETS: dict[str, LabPreset] = {
         "unchanged at first: watch the lag map stay bright far back.",
     ),
     "Jumping off the cliff": LabPreset(
-        LabSettings(cliff_w=6.0, cliff_b=-3.23475399349, cliff_lr=1.0, cliff_clip=1.0),
+        LabSettings(cliff_w=6.0, cliff_b=-3.23475499349, cliff_lr=1.0, cliff_clip=1.0),
         "Start on the face of the cliff: the plain step is thrown far across the "
         "surface, the clipped one moves by at most θ. Press play under the chart.",
         tab="The cliff",
