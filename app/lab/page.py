@@ -26,6 +26,7 @@ RUN_KEY = "lab_run"
 RUNNING_KEY = "lab_running"
 REFRESH = 0.5  # seconds between two live redraws
 SLICE = 0.4  # seconds of training in each of them
+SLOW_REFRESH = 2.0  # seconds between redraws of ρ, the lag map and the example
 
 
 def render() -> None:
@@ -87,19 +88,23 @@ def controls(settings: LabSettings) -> None:
 
 
 def live(settings: LabSettings) -> None:
+    """The run's progress and charts. While it trains, the loss and gradient
+    charts redraw every ``REFRESH`` seconds (after ``SLICE`` seconds of
+    training each time) and the slower-moving three every ``SLOW_REFRESH``:
+    drawing less often leaves the engine more of the machine."""
     running = bool(st.session_state.get(RUNNING_KEY))
+    run: Training | None = st.session_state.get(RUN_KEY)
+    if run is None:
+        st.info(
+            "Press Start to train "
+            + ", ".join(line.name for line in lines_of(settings))
+            + f" for {settings.updates} updates on the same batches."
+        )
+        return
 
     @st.fragment(run_every=REFRESH if running else None)
-    def part() -> None:
+    def fast() -> None:
         state = st.session_state
-        run: Training | None = state.get(RUN_KEY)
-        if run is None:
-            st.info(
-                "Press Start to train "
-                + ", ".join(line.name for line in lines_of(settings))
-                + f" for {settings.updates} updates on the same batches."
-            )
-            return
         if state.get(RUNNING_KEY) and not run.finished:
             run.advance(SLICE)
             if run.finished:
@@ -109,39 +114,35 @@ def live(settings: LabSettings) -> None:
             run.done / run.settings.updates,
             text=f"{run.done} of {run.settings.updates} updates ({rate:.0f} per second)",
         )
-        draw(run)
+        draw(run, "lab_loss", charts.loss_figure(run), words.loss_words(run))
+        draw(run, "lab_grad_norm", charts.grad_norm_figure(run), words.grad_words(run))
         if not state.get(RUNNING_KEY) and running:
-            st.rerun()  # the whole page again: the live part stops refreshing
+            st.rerun()  # the whole page again: the live parts stop refreshing
 
-    part()
-
-
-def draw(run: Training) -> None:
-    settings = run.settings
-    first = next(iter(run.history))
-    figures = [
-        ("lab_loss", charts.loss_figure(run), words.loss_words(run)),
-        ("lab_grad_norm", charts.grad_norm_figure(run), words.grad_words(run)),
-        ("lab_radius", charts.radius_figure(run), words.radius_words(run)),
-    ]
-    chosen = (
-        st.selectbox(
+    @st.fragment(run_every=SLOW_REFRESH if running else None)
+    def slow() -> None:
+        draw(run, "lab_radius", charts.radius_figure(run), words.radius_words(run))
+        chosen = st.selectbox(
             "Cell for the lag map and the example",
             list(run.history),
             format_func=lambda line: line.name,
             key="lab_detail",
-        )
-        or first
-    )
-    figures.append(("lab_lags", charts.lag_figure(run, chosen), words.lag_words(run, chosen)))
-    figures.append(("lab_example", charts.example_figure(run, chosen), []))
-    for chart_key, fig, sentences in figures:
-        left, right = st.columns([3, 1])
-        with left:
-            st.plotly_chart(styled(fig, settings), key=chart_key, config={"displaylogo": False})
-            download_row(chart_key, fig, settings)
-        with right:
-            text_column(*sentences)
+        ) or next(iter(run.history))
+        draw(run, "lab_lags", charts.lag_figure(run, chosen), words.lag_words(run, chosen))
+        draw(run, "lab_example", charts.example_figure(run, chosen), [])
+
+    fast()
+    slow()
+
+
+def draw(run: Training, chart_key: str, fig, sentences: list[str]) -> None:
+    """One chart, its downloads under it, its sentences beside it."""
+    left, right = st.columns([3, 1])
+    with left:
+        st.plotly_chart(styled(fig, run.settings), key=chart_key, config={"displaylogo": False})
+        download_row(chart_key, fig, run.settings)
+    with right:
+        text_column(*sentences)
 
 
 def cliff_view(settings: LabSettings) -> None:
