@@ -173,14 +173,22 @@ def _legend_rows(traces: list, width: int) -> int:
 
 
 def caption_lines(settings: Settings, characters: int = 140) -> list[str]:
-    """The caption: what made the figure, and the link's query that makes it again."""
+    """The caption: what made the figure, and the link's query that makes it again.
+
+    ``settings``: the explorer's ``Settings``, or another page's settings that
+    say their own facts (``caption_facts()``) and the path of their page
+    (``PAGE_PATH``), as the training lab's do."""
     content = settings.content
-    cells = ", ".join(CELL_NAMES[k] for k in content.cells)
-    facts = [APP_NAME, cells, f"T = {content.seq_len}", f"H = {content.hidden_size}"]
-    facts.append(radius_text(content))
-    facts.append(f"seed {content.seed}")
+    if hasattr(content, "caption_facts"):
+        facts = [APP_NAME, *content.caption_facts()]
+    else:
+        cells = ", ".join(CELL_NAMES[k] for k in content.cells)
+        facts = [APP_NAME, cells, f"T = {content.seq_len}", f"H = {content.hidden_size}"]
+        facts.append(radius_text(content))
+        facts.append(f"seed {content.seed}")
     query = link_query(content)
-    link = f"link: ?{query}" if query else "link: ? (every setting at its default)"
+    path = getattr(content, "PAGE_PATH", "")
+    link = f"link: {path}?{query}" if query else f"link: {path}? (every setting at its default)"
     lines = textwrap.wrap(" · ".join(facts), characters, break_on_hyphens=False)
     lines += textwrap.wrap(link, characters, break_on_hyphens=False) or [link]
     return lines
@@ -208,8 +216,13 @@ def link_query(settings: Settings) -> str:
 def short_settings(settings: Settings) -> str:
     """A few words for a file name: cells, T, H, w or ρ, seed, and a short hash
     of the whole link when other settings differ from their defaults, so that
-    two different figures never share a name."""
+    two different figures never share a name. (Another page's settings: its
+    task, cells, T, H, seed and the hash.)"""
     content = settings.content
+    if hasattr(content, "caption_facts"):
+        words = [content.task, "-".join(content.cells), f"T{content.steps}"]
+        words += [f"H{content.hidden_size}", f"seed{content.seed}"]
+        return "_".join([*words, hashlib.sha1(link_query(content).encode()).hexdigest()[:6]])
     parts = ["-".join(content.cells), f"T{content.seq_len}", f"H{content.hidden_size}"]
     named = {"cell", "T", "H", "seed"}
     if content.single_unit:

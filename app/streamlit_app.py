@@ -205,5 +205,27 @@ def report_runs(settings: Settings, runs: Runs) -> None:
             )
 
 
+def pages() -> None:
+    """The app's two pages in Streamlit's own navigation: the explorer at the
+    root (its links stay ``/?cell=…``), the lab at ``/training_lab``."""
+    st.set_page_config(
+        page_title="Gradient Flow Lab",
+        page_icon="📉",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
+    navigation = st.navigation(
+        [
+            st.Page(
+                str(ROOT / "app" / "explorer_page.py"), title="Gradient explorer", default=True
+            ),
+            st.Page(
+                str(ROOT / "app" / "lab_page.py"), title="Training lab", url_path="training_lab"
+            ),
+        ]
+    )
+    navigation.run()
+
+
 if __name__ == "__main__":
-    main()
+    pages()

@@ -103,10 +103,14 @@ def _updates(model, task_maker, opt, updates, clip, truncate, every):
         record_now = u % every == 0
         if record_now:  # the weights that produced this loss, before the step
             radius = [spectral_radius(model, suffix) for suffix in model.directions]
+        # No yield inside errstate: its context variable cannot be reset from
+        # another thread or context, where a caller (a web page's rerun) may
+        # resume this generator.
         with np.errstate(all="ignore"):
             diverged = _step(model, opt, trace, clip, diverged, size)
-            if record_now:
-                yield _record(u, trace, radius, diverged, size)
+            record = _record(u, trace, radius, diverged, size) if record_now else None
+        if record is not None:
+            yield record
 
 
 def _step(model, opt, trace, clip, diverged, size):
