@@ -119,17 +119,22 @@ def open_archive(
     not_npz = "this is not an .npz file (a zip of .npy arrays, as numpy.savez writes)"
     if not data:
         raise Refusal("the file is empty: " + not_npz)
+    two_formats = (
+        not_npz + ": it holds something else before or after its zip part "
+        "(a file of two formats at once is not read)"
+    )
     end = _end_record(data)
     if end is None:
+        if EOCD in data:
+            raise Refusal(two_formats)
         if data.startswith(npy_format.MAGIC_PREFIX):
             raise Refusal(not_npz + "; it is a single .npy array: save with numpy.savez")
         raise Refusal(not_npz)
     position, entries, directory_size, directory_offset = end
+    if position == 0:
+        raise Refusal("the file is an empty zip: it holds no arrays")
     if position != directory_offset + directory_size or not data.startswith(LOCAL_HEADER):
-        raise Refusal(
-            not_npz + ": it holds something else before or around its zip part "
-            "(a file of two formats at once is not read)"
-        )
+        raise Refusal(two_formats)
     count = _count_directory(data, directory_offset, directory_size, max_members)
     if count > max_members or entries > max_members:
         raise Refusal(
@@ -207,14 +212,14 @@ def read_header(
     except Refusal:
         raise
     except READ_ERRORS as error:
-        raise Refusal(f"{label} cannot be read: {_why(error)}") from None
+        raise _damaged(label, error) from None
     reader = (
         npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
     )
     try:
         shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
     except Exception as error:  # numpy's header parser: ValueError, TypeError, SyntaxError, …
-        raise Refusal(f"{label} has a damaged .npy header ({_why(error)})") from None
+        raise Refusal(f"{label} has a damaged .npy header: {_header_fault(error)}") from None
     _check_dtype(label, dtype)
     if any(size < 0 for size in shape):
         raise Refusal(f"{label} declares a negative size in its shape {shown_shape(shape)}")
@@ -252,10 +257,8 @@ def read_array(
                 )
     except Refusal:
         raise
-    except zlib.error:
-        raise Refusal(f"{label} is damaged: its compressed data cannot be inflated") from None
     except READ_ERRORS as error:
-        raise Refusal(f"{label} is damaged: {_why(error)}") from None
+        raise _damaged(label, error) from None
     order = "F" if header.fortran_order else "C"
     values = np.frombuffer(raw, dtype=header.dtype).reshape(header.shape, order=order)
     return values.astype(np.float64, order="C")
@@ -316,6 +319,30 @@ def _count_directory(data: bytes, offset: int, size: int, limit: int) -> int:
         position += CENTRAL_ENTRY_SIZE + name + extra + comment
         count += 1
     return count
+
+
+def _header_fault(error: BaseException) -> str:
+    """What numpy's header parser found wrong, in our words (its own messages
+    quote the header and name Python's syntax tree)."""
+    text = str(error)
+    if "correct keys" in text:
+        return "it must hold exactly descr, fortran_order and shape"
+    if "shape" in text:
+        return "its shape is not a tuple of whole numbers"
+    if "fortran_order" in text:
+        return "its fortran_order is not True or False"
+    if "descr" in text or "dtype" in text:
+        return "its descr is not a NumPy dtype"
+    return "it is not the Python dict numpy.save writes"
+
+
+def _damaged(label: str, error: BaseException) -> Refusal:
+    """The refusal for a member the zip library or zlib could not read."""
+    if isinstance(error, zlib.error):
+        return Refusal(f"{label} is damaged: its compressed data cannot be inflated")
+    if "CRC" in str(error):
+        return Refusal(f"{label} is damaged: its data do not match the zip's checksum (CRC-32)")
+    return Refusal(f"{label} is damaged: {_why(error)}")
 
 
 def _why(error: BaseException) -> str:

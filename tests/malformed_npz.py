@@ -40,7 +40,6 @@ ODD_DTYPES = (
     "|V8",
     "<f16",  # long double: its layout is the machine's
     [("a", "<f8"), ("b", "<i4")],
-    "(2,)<f8",
 )
 
 
@@ -71,10 +70,12 @@ def zip_of(
     suffix: bytes = b"",
     comment: bytes = b"",
     repeat_directory: int = 1,
+    entries: int | None = None,
 ) -> bytes:
     """A zip of ``members`` (in order, names as given, duplicates kept), ``prefix``
     before it and ``suffix`` after its end record; each central-directory entry
-    written ``repeat_directory`` times (all pointing at the same member)."""
+    written ``repeat_directory`` times (all pointing at the same member); the end
+    record says ``entries`` entries (default: the true count, at most 65,535)."""
     local, central = io.BytesIO(), io.BytesIO()
     local.write(prefix)
     count = 0
@@ -96,13 +97,14 @@ def zip_of(
             count += 1
     directory = central.getvalue()
     start = local.tell() - len(prefix)
+    count = min(count, 0xFFFF) if entries is None else entries
     end = struct.pack(
         "<4s4H2LH",
         b"PK\x05\x06",
         0,
         0,
-        min(count, 0xFFFF),
-        min(count, 0xFFFF),
+        count,
+        count,
         len(directory),
         start,
         len(comment),
@@ -289,8 +291,8 @@ def bad_structure(rng: random.Random) -> bytes:
         raw = bytearray(deflate(member.payload))
         raw[rng.randrange(len(raw))] ^= 0xFF
         member.raw = bytes(raw)
-    else:  # one member listed a hundred thousand times in the directory
-        return zip_of(members[:1], repeat_directory=90_000)
+    else:  # one member listed 80,000 times in the directory
+        return zip_of(members[:1], repeat_directory=80_000, entries=rng.choice((None, 1)))
     return zip_of(members)
 
 
@@ -315,16 +317,24 @@ def polyglot(rng: random.Random) -> bytes:
 
 
 @functools.cache
-def _inflating_zeros(header: bytes) -> tuple[bytes, int]:
-    """``header`` then zeros up to BOMB_BYTES, deflated; with its CRC-32."""
+def _deflated_megabyte_of_zeros() -> bytes:
+    """A MB of zeros as raw deflate blocks that stand alone (after a full flush
+    they refer to nothing before them), so repeating them inflates to that many MB."""
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    chunk = bytes(2**20)
-    parts, crc = [packer.compress(header)], zlib.crc32(header)
-    for _ in range((BOMB_BYTES - len(header)) // len(chunk)):
-        parts.append(packer.compress(chunk))
+    return packer.compress(bytes(2**20)) + packer.flush(zlib.Z_FULL_FLUSH)
+
+
+@functools.cache
+def _inflating_zeros(header: bytes) -> tuple[bytes, int]:
+    """``header`` then BOMB_BYTES of zeros, deflated (about 1 MB); with its CRC-32."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = packer.compress(header) + packer.flush(zlib.Z_FULL_FLUSH)
+    megabytes = BOMB_BYTES // 2**20
+    raw = start + _deflated_megabyte_of_zeros() * megabytes + b"\x03\x00"  # an empty last block
+    crc, chunk = zlib.crc32(header), bytes(2**20)
+    for _ in range(megabytes):
         crc = zlib.crc32(chunk, crc)
-    parts.append(packer.flush())
-    return b"".join(parts), crc
+    return raw, crc
 
 
 def bomb(rng: random.Random, *, case: int | None = None) -> bytes:
@@ -334,7 +344,7 @@ def bomb(rng: random.Random, *, case: int | None = None) -> bytes:
     shape = (16, 16) if case == 1 else (BIG,) if case == 2 else (2**27 - 16,)
     header = npy_of({"descr": "<f8", "fortran_order": False, "shape": shape})
     raw, crc = _inflating_zeros(header)
-    declared = BOMB_BYTES if case == 0 else len(header) + 16 * 16 * 8
+    declared = len(header) + BOMB_BYTES if case == 0 else len(header) + 16 * 16 * 8
     w_ih = Member("weight_ih.npy", npy(np.zeros((16, 1))))
     w_hh = Member("weight_hh.npy", method=DEFLATED, file_size=declared, crc=crc, raw=raw)
     return zip_of([w_ih, w_hh])
