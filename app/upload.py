@@ -8,9 +8,12 @@ name. The kind follows from G = rows / H: 1 Elman (``rnn``), 3 GRU, 4 LSTM.
 A layer made with ``bias=False`` has no biases: they are read as zeros.
 
 ``read_weights`` checks everything before anything is used and raises
-``ValueError`` naming the array and the reason. Accepted weights are kept in
-a small process-wide store under a digest of their values, which is what
-``Settings.weights`` and the link carry (Settings stay small and hashable).
+``ValueError`` naming the array and the reason (the zip and the ``.npy``
+headers are read by ``app.npz``, sizes checked before anything is read).
+Accepted weights are kept in a small process-wide store under a digest of
+their values, which is what ``Settings.weights`` and the link carry
+(Settings stay small and hashable): the last MAX_STORED uploads, at most
+MAX_STORED_BYTES of arrays; the uploaded file itself is not kept.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ MAX_ARRAY_BYTES = MAX_BYTES  # one array once unzipped, as its .npy header decla
 MAX_UNPACKED_BYTES = 4 * MAX_BYTES  # all its arrays once unzipped (savez_compressed)
 MAX_HIDDEN = int(FIELD_BY_NAME["hidden_size"].high)
 MAX_INPUT = 256
-MAX_STORED = 16  # uploads the process keeps (a few MB each at most)
+MAX_STORED = 16  # uploads the process keeps, the newest ones …
+MAX_STORED_BYTES = 64 * 2**20  # … and no more than this of their arrays in all
 
 KIND_BY_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
 KIND_NAMES = {"rnn": "nn.RNN", "gru": "nn.GRU", "lstm": "nn.LSTM"}
@@ -61,6 +65,12 @@ class UploadedWeights:
     arrays: Mapping[str, np.ndarray]
     zero_biases: tuple[str, ...]
     digest: str
+
+    @property
+    def nbytes(self) -> int:
+        """What the arrays hold (float64: at most 8.4 MB, a bidirectional LSTM at
+        H = 256, D = 256)."""
+        return sum(array.nbytes for array in self.arrays.values())
 
     def describe(self) -> str:
         """One line for the sidebar: what was read."""
@@ -215,13 +225,24 @@ _LOCK = threading.Lock()
 
 
 def remember(weights: UploadedWeights) -> str:
-    """Keep ``weights`` (the oldest upload goes past MAX_STORED); its digest."""
+    """Keep ``weights``; the oldest uploads go past MAX_STORED of them or
+    MAX_STORED_BYTES of arrays (the newest always stays). Its digest."""
     with _LOCK:
         _STORE[weights.digest] = weights
         _STORE.move_to_end(weights.digest)
-        while len(_STORE) > MAX_STORED:
+        while len(_STORE) > 1 and (len(_STORE) > MAX_STORED or _stored_bytes() > MAX_STORED_BYTES):
             _STORE.popitem(last=False)
     return weights.digest
+
+
+def stored_bytes() -> int:
+    """What the store's arrays hold now."""
+    with _LOCK:
+        return _stored_bytes()
+
+
+def _stored_bytes() -> int:
+    return sum(weights.nbytes for weights in _STORE.values())
 
 
 def recall(digest: str | None) -> UploadedWeights | None:
