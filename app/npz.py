@@ -83,6 +83,8 @@ def megabytes(size: int) -> str:
     """``size`` bytes in MB, or TiB when huge (any int: header shapes can be absurd)."""
     if size < 2**40:
         return f"{size / 2**20:.1f} MB"
+    if size < 2**60:
+        return f"{size / 2**40:,.2f} TiB"
     return f"{number(size // 2**40)} TiB"
 
 
