@@ -24,7 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from app import budget, budget_notice, figures, inert, process, session, sidebar, tidy  # noqa: E402
+from app import (  # noqa: E402
+    budget,
+    budget_notice,
+    figures,
+    inert,
+    process,
+    session,
+    sidebar,
+    tidy,
+    upload_buffers,
+)
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
 from app.style import page_css  # noqa: E402
@@ -35,6 +45,7 @@ process.one_blas_thread()
 process.keep_freed_memory()
 process.freeze_loaded_objects()
 process.send_small_messages_at_once()
+upload_buffers.bound_this_server()  # Streamlit's unread uploads: per session and in all
 VIEWS = {title: view.render for title, view in figures.views().items()}
 VIEW_KEY = "view"
 REDRAWN_KEY = "_redrawn_for"

@@ -8,17 +8,18 @@ name. The kind follows from G = rows / H: 1 Elman (``rnn``), 3 GRU, 4 LSTM.
 A layer made with ``bias=False`` has no biases: they are read as zeros.
 
 ``read_weights`` checks everything before anything is used and raises
-``ValueError`` naming the array and the reason. Accepted weights are kept in
-a small process-wide store under a digest of their values, which is what
-``Settings.weights`` and the link carry (Settings stay small and hashable).
+``ValueError`` naming the array and the reason (the zip and the ``.npy``
+headers are read by ``app.npz``, sizes checked before anything is read).
+Accepted weights are kept in a small process-wide store under a digest of
+their values, which is what ``Settings.weights`` and the link carry
+(Settings stay small and hashable): the last MAX_STORED uploads, at most
+MAX_STORED_BYTES of arrays; the uploaded file itself is not kept.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
-import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,14 +27,16 @@ from types import MappingProxyType
 
 import numpy as np
 
-from app import upload_store
+from app import npz, upload_store
 from app.state import DIGEST_LENGTH, FIELD_BY_NAME
 
 MAX_BYTES = 5 * 1024 * 1024  # the file as uploaded
-MAX_UNPACKED_BYTES = 4 * MAX_BYTES  # its arrays once unzipped (savez_compressed)
+MAX_ARRAY_BYTES = MAX_BYTES  # one array once unzipped, as its .npy header declares
+MAX_UNPACKED_BYTES = 4 * MAX_BYTES  # all its arrays once unzipped (savez_compressed)
 MAX_HIDDEN = int(FIELD_BY_NAME["hidden_size"].high)
 MAX_INPUT = 256
-MAX_STORED = 16  # uploads the process keeps (a few MB each at most)
+MAX_STORED = 16  # uploads the process keeps, the newest ones …
+MAX_STORED_BYTES = 64 * 2**20  # … and no more than this of their arrays in all
 
 KIND_BY_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
 KIND_NAMES = {"rnn": "nn.RNN", "gru": "nn.GRU", "lstm": "nn.LSTM"}
@@ -63,6 +66,12 @@ class UploadedWeights:
     zero_biases: tuple[str, ...]
     digest: str
 
+    @property
+    def nbytes(self) -> int:
+        """What the arrays hold (float64: at most 8.4 MB, a bidirectional LSTM at
+        H = 256, D = 256)."""
+        return sum(array.nbytes for array in self.arrays.values())
+
     def describe(self) -> str:
         """One line for the sidebar: what was read."""
         text = (
@@ -78,16 +87,24 @@ class UploadedWeights:
 def read_weights(data: bytes) -> UploadedWeights:
     """Read and check an ``.npz`` upload (see the module's docstring).
 
-    Raises ValueError saying which array is refused and why: a file over
-    5 MB, not an npz, an array that needs pickle, unknown or missing names,
-    a non-float dtype, inconsistent shapes, non-finite values.
+    Raises ValueError saying which array is refused and why, for every file
+    that is not a good export: over 5 MB, empty, not a zip or a zip that is
+    also something else, damaged or truncated, encrypted, too many members,
+    members in folders, twice or not ``.npy``, unknown or missing names, an
+    array that needs pickle or is not float16/32/64, a header declaring more
+    than the limit or than the file holds, inconsistent shapes, non-finite
+    values. Sizes are checked from the zip directory and the ``.npy`` headers
+    before any array is read (``app.npz``). TypeError if ``data`` is not bytes.
     """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"read_weights takes the file's bytes, not {type(data).__name__}")
+    data = bytes(data)
     if len(data) > MAX_BYTES:
         raise ValueError(
             f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB"
         )
     arrays = _load_arrays(data)
-    kind, H, D = _check_shapes(arrays)
+    kind, H, D = _check_shapes({name: array.shape for name, array in arrays.items()})
     bidirectional = any(name.endswith(REVERSE) for name in arrays)
     zero_biases = []
     for suffix in ("", REVERSE) if bidirectional else ("",):
@@ -109,66 +126,42 @@ def read_weights(data: bytes) -> UploadedWeights:
 
 
 def _load_arrays(data: bytes) -> dict[str, np.ndarray]:
-    """name → float64 array, every name known, the weights present, every value finite."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise ValueError(
-            "this is not an .npz file (a zip of .npy arrays, as numpy.savez writes)"
-        ) from None
-    unpacked = sum(m.file_size for m in members)
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise ValueError(
-            f"the arrays unpack to {unpacked / 2**20:.1f} MB; the limit is "
-            f"{MAX_UNPACKED_BYTES // 2**20} MB"
-        )
-    names = []
-    for member in members:
-        if not member.filename.endswith(".npy"):
-            raise ValueError(f"“{member.filename}” is not an .npy array")
-        names.append(member.filename.removesuffix(".npy"))
+    """name → float64 array, every name known, the weights present, every shape
+    consistent (checked from the headers, before any data is read), every value finite."""
+    archive, members = npz.open_archive(
+        data,
+        max_members=len(NAMES),
+        max_member_bytes=MAX_ARRAY_BYTES,
+        max_total_bytes=MAX_UNPACKED_BYTES,
+    )
+    names = list(members)
     unknown = [n for n in names if n not in NAMES]
     if unknown:
         raise ValueError(
             f"unknown array name{'s' if len(unknown) > 1 else ''} "
-            + ", ".join(f"“{n}”" for n in unknown)
+            + ", ".join(npz.shown(n) for n in unknown)
             + _name_hint(unknown)
             + "; expected weight_ih, weight_hh, bias_ih, bias_hh (and the same with _reverse)"
         )
-    if len(set(names)) != len(names):
-        raise ValueError("an array name appears twice in the file")
     reverse = any(n.endswith(REVERSE) for n in names)
     for suffix in ("", REVERSE) if reverse else ("",):
         missing = [w + suffix for w in WEIGHTS if w + suffix not in names]
         if missing:
             raise ValueError("missing array " + ", ".join(f"“{m}”" for m in missing))
+    headers = {
+        name: npz.read_header(archive, member, name, max_bytes=MAX_ARRAY_BYTES)
+        for name, member in members.items()
+    }
+    _check_shapes({name: header.shape for name, header in headers.items()})
     arrays = {}
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        for name in names:
-            try:
-                array = npz[name]
-            except ValueError as error:
-                if "pickle" in str(error):
-                    raise ValueError(
-                        f"array “{name}” holds Python objects, which would need pickle; "
-                        "save plain float arrays (tensor.detach().numpy())"
-                    ) from None
-                raise ValueError(f"array “{name}” cannot be read: {error}") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as error:
-                raise ValueError(f"array “{name}” cannot be read: {error}") from None
-            if not np.issubdtype(array.dtype, np.floating):
-                raise ValueError(
-                    f"array “{name}” has dtype {array.dtype}; expected floating point "
-                    "(float16, float32 or float64)"
-                )
-            bad = int(np.count_nonzero(~np.isfinite(array)))
-            if bad:
-                raise ValueError(
-                    f"array “{name}” has {bad} non-finite value{'s' if bad > 1 else ''} "
-                    "(nan or inf)"
-                )
-            arrays[name] = np.array(array, dtype=np.float64)
+    for name, member in members.items():
+        array = npz.read_array(archive, member, name, headers[name])
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise ValueError(
+                f"array “{name}” has {bad} non-finite value{'s' if bad > 1 else ''} (nan or inf)"
+            )
+        arrays[name] = array
     return arrays
 
 
@@ -182,26 +175,25 @@ def _name_hint(unknown: list[str]) -> str:
     return ""
 
 
-def _check_shapes(arrays: dict[str, np.ndarray]) -> tuple[str, int, int]:
-    """(kind, H, D) from the forward direction; every array checked against them."""
-    w_hh = arrays["weight_hh"]
-    if w_hh.ndim != 2 or w_hh.shape[1] < 1:
-        raise ValueError(f"array “weight_hh” must be 2-D (G·H, H), got shape {w_hh.shape}")
-    H = w_hh.shape[1]
-    rows = w_hh.shape[0]
+def _check_shapes(shapes: Mapping[str, tuple[int, ...]]) -> tuple[str, int, int]:
+    """(kind, H, D) from the forward direction's shapes; every shape checked against them."""
+    w_hh = shapes["weight_hh"]
+    if len(w_hh) != 2 or w_hh[1] < 1:
+        raise ValueError(f"array “weight_hh” must be 2-D (G·H, H), got shape {w_hh}")
+    rows, H = w_hh
     if rows % H or rows // H not in KIND_BY_GATES:
         raise ValueError(
-            f"array “weight_hh” has shape {w_hh.shape}: its rows must be G·H with H = {H} "
+            f"array “weight_hh” has shape {w_hh}: its rows must be G·H with H = {H} "
             "and G = 1 (RNN), 3 (GRU) or 4 (LSTM)"
         )
     if H > MAX_HIDDEN:
         raise ValueError(f"array “weight_hh”: H = {H} units; the app takes at most {MAX_HIDDEN}")
-    w_ih = arrays["weight_ih"]
-    if w_ih.ndim != 2 or w_ih.shape[0] != rows or w_ih.shape[1] < 1:
+    w_ih = shapes["weight_ih"]
+    if len(w_ih) != 2 or w_ih[0] != rows or w_ih[1] < 1:
         raise ValueError(
-            f"array “weight_ih” must have shape ({rows}, D) to match weight_hh, got {w_ih.shape}"
+            f"array “weight_ih” must have shape ({rows}, D) to match weight_hh, got {w_ih}"
         )
-    D = w_ih.shape[1]
+    D = w_ih[1]
     if D > MAX_INPUT:
         raise ValueError(f"array “weight_ih”: D = {D} inputs; the app takes at most {MAX_INPUT}")
     expected = {
@@ -210,10 +202,10 @@ def _check_shapes(arrays: dict[str, np.ndarray]) -> tuple[str, int, int]:
         "bias_ih": (rows,),
         "bias_hh": (rows,),
     }
-    for name, array in arrays.items():
+    for name, shape in shapes.items():
         want = expected[name.removesuffix(REVERSE)]
-        if array.shape != want:
-            raise ValueError(f"array “{name}” must have shape {want}, got {array.shape}")
+        if shape != want:
+            raise ValueError(f"array “{name}” must have shape {want}, got {shape}")
     return KIND_BY_GATES[rows // H], H, D
 
 
@@ -233,19 +225,30 @@ _LOCK = threading.Lock()
 
 
 def remember(weights: UploadedWeights, data: bytes | None = None) -> str:
-    """Keep ``weights`` (the oldest upload goes past MAX_STORED); its digest.
+    """Keep ``weights``; the oldest uploads go past MAX_STORED of them or
+    MAX_STORED_BYTES of arrays (the newest always stays). Its digest.
 
     data: the file they were read from; with a shared store
     (``app.upload_store``) it is written there too, for the other replicas."""
     with _LOCK:
         _STORE[weights.digest] = weights
         _STORE.move_to_end(weights.digest)
-        while len(_STORE) > MAX_STORED:
+        while len(_STORE) > 1 and (len(_STORE) > MAX_STORED or _stored_bytes() > MAX_STORED_BYTES):
             _STORE.popitem(last=False)
     shared = upload_store.from_environment()
     if shared is not None and data is not None:
         shared.put(weights.digest, data)
     return weights.digest
+
+
+def stored_bytes() -> int:
+    """What the store's arrays hold now."""
+    with _LOCK:
+        return _stored_bytes()
+
+
+def _stored_bytes() -> int:
+    return sum(weights.nbytes for weights in _STORE.values())
 
 
 def recall(digest: str | None) -> UploadedWeights | None:

@@ -5,8 +5,9 @@ but the message changes. Its callbacks run before the script."""
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from app import inert, session, upload
+from app import inert, session, upload, upload_buffers
 from app.state import Settings
 
 UPLOADER_PREFIX = "weights_file_"  # + a counter: a new key empties the uploader
@@ -33,13 +34,24 @@ def _weights_uploaded(key: str) -> None:
     if file is None:  # the file was removed from the uploader
         _forget_weights()
         return
+    # Read once, then let Streamlit's copies go: the manager's now, the widget's
+    # UploadedFile at the end of this run (its key changes).
+    data = (
+        file.getvalue()
+        if isinstance(file, UploadedFile) and file.size <= upload.MAX_BYTES
+        else None
+    )
+    upload_buffers.release_this_session()
+    clear_uploader()
+    if not isinstance(file, UploadedFile):  # replaced by a newer upload before it was read
+        state[UPLOAD_ERROR_KEY] = "The file was gone before it was read: upload it again."
+        return
     try:
-        if file.size > upload.MAX_BYTES:  # refused before reading it
+        if data is None:  # refused before reading it
             raise ValueError(
                 f"the file is {file.size / 2**20:.1f} MB; the limit is "
                 f"{upload.MAX_BYTES // 2**20} MB"
             )
-        data = file.getvalue()
         weights = upload.read_weights(data)
     except ValueError as error:
         # the file's name and the arrays it names are anyone's words: shown as text
@@ -78,7 +90,10 @@ def controls(bar, previous: Settings) -> None:
     with bar.expander("Bring your own weights", expanded=bool(error) or weights is not None):
         st.file_uploader(
             "A PyTorch RNN, GRU or LSTM layer (.npz)",
-            type=["npz"],
+            # No ``type``: Streamlit checks the name's extension while it reads the
+            # widget, and raises (a traceback on the page) for a name a hostile
+            # client sends (".txt", a NUL byte); the contents are checked instead.
+            type=None,
             # the page says "5MB per file" and the browser refuses more; the
             # server's own limit is server.maxUploadSize in .streamlit/config.toml
             max_upload_size=upload.MAX_BYTES // 2**20,
