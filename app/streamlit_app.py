@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from app import figures, process, session, sidebar, tidy  # noqa: E402
+from app import chart_keys, figures, process, session, sidebar, tidy  # noqa: E402
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
-from app.style import page_css  # noqa: E402
+from app.style import access_css, page_css  # noqa: E402
 from app.views.common import Runs  # noqa: E402
 
 LOG = logging.getLogger("gradient_flow_lab")
@@ -58,6 +58,8 @@ def main() -> None:
     with top:
         # less empty space above the first chart: a projector has 800 px of height
         st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
+        st.html(access_css(settings))
+        chart_keys.scrollable_formulas()
         css = page_css(settings)
         if css:
             st.html(css)
