@@ -227,7 +227,4 @@ def _panel_title(layout: dict, index: int) -> str:
 
 def hidden_paragraph(key: str, text: str) -> str:
     """The HTML of the visually hidden text alternative next to chart ``key``."""
-    return (
-        f'<p class="gfl-alt" data-alt-for="{html.escape(key)}">'
-        f"{html.escape(text)}</p>"
-    )
+    return f'<p class="gfl-alt" data-alt-for="{html.escape(key)}">{html.escape(text)}</p>'

@@ -148,7 +148,8 @@ export default function (component) {
         if (scrolls && !formula.hasAttribute('tabindex')) {
             formula.tabIndex = 0;
             formula.setAttribute('role', 'group');
-            formula.setAttribute('aria-label', 'Formula, wider than its column: arrow keys scroll it');
+            formula.setAttribute('aria-label',
+                'Formula, wider than its column: arrow keys scroll it');
         } else if (!scrolls && formula.getAttribute('tabindex') === '0') {
             formula.removeAttribute('tabindex');
             formula.removeAttribute('role');
