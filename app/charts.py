@@ -47,6 +47,38 @@ GATE_COLOURS = {
     "reset": OKABE_ITO["orange"],
     "update": OKABE_ITO["blue"],
 }
+# Colour is never the only carrier (WCAG 1.4.1): each palette colour has its
+# own marker shape, drawn on a few points of every line of that colour, and
+# shown in the legend.
+MARKER_OF_COLOUR = {
+    OKABE_ITO["vermillion"]: "circle",
+    OKABE_ITO["purple"]: "star",
+    OKABE_ITO["green"]: "diamond",
+    OKABE_ITO["sky_blue"]: "triangle-up",
+    OKABE_ITO["blue"]: "square",
+    OKABE_ITO["orange"]: "triangle-down",
+    OKABE_ITO["black"]: "x",
+    OKABE_ITO["grey"]: "cross",
+}
+MARKERS_SHOWN = 9  # markers per line, spread along it by Plotly (``marker.maxdisplayed``)
+MARKER = 9  # px
+
+
+def line_marker(colour: str) -> dict | None:
+    """The marker drawn on a few points of a line of ``colour`` (with mode
+    "lines+markers"); None for a colour outside the palette."""
+    symbol = MARKER_OF_COLOUR.get(str(colour).upper())
+    if symbol is None:
+        return None
+    return {"symbol": symbol, "size": MARKER, "color": colour, "maxdisplayed": MARKERS_SHOWN}
+
+
+def line_mode(colour: str) -> dict:
+    """``mode`` and ``marker`` of a line trace of ``colour`` (see ``line_marker``)."""
+    marker = line_marker(colour)
+    return {"mode": "lines"} if marker is None else {"mode": "lines+markers", "marker": marker}
+
+
 # a horizontal legend between the title and the plot, clear of any slider below
 LEGEND_ON_TOP = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}
 FONT = 16
@@ -406,8 +438,8 @@ def lines_figure(
                 x=line.steps,
                 y=values,
                 name=line.name,
-                mode="lines",
                 line={"color": line.colour, "width": line.width, "dash": line.dash},
+                **line_mode(line.colour),
             )
         )
     if reference is not None:

@@ -17,6 +17,7 @@ from app.charts import (
     animate_to,
     hline_parts,
     legend_rows,
+    line_mode,
     log_y_axis,
     masked,
     themed_layout,
@@ -98,7 +99,7 @@ def gradient_flow_figure(
                 "x": typed(line.steps, _int_dtype(line.steps)),
                 "y": typed(masked(line.values)),
                 "name": line.name,
-                "mode": "lines",
+                **line_mode(line.colour),
                 "line": {"color": line.colour, "width": line.width, "dash": line.dash},
                 "hovertemplate": "t = %{x}<br>%{y:.3e}<extra>" + line.name + "</extra>",
             }

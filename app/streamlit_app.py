@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the reposi
 from app import (  # noqa: E402
     budget,
     budget_notice,
+    chart_keys,
     figures,
     inert,
     process,
@@ -37,7 +38,7 @@ from app import (  # noqa: E402
 )
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
-from app.style import page_css  # noqa: E402
+from app.style import access_css, page_css  # noqa: E402
 from app.views.common import Runs  # noqa: E402
 
 LOG = logging.getLogger("gradient_flow_lab")
@@ -69,6 +70,8 @@ def main() -> None:
     with top:
         # less empty space above the first chart: a projector has 800 px of height
         st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
+        st.html(access_css(settings))
+        chart_keys.scrollable_formulas()
         css = page_css(settings)
         if css:
             st.html(css)

@@ -446,3 +446,62 @@ def page_css(settings: Settings) -> str | None:
     if settings.projector:
         parts.append(_PROJECTOR_PAGE_CSS.strip())
     return "\n".join(parts) or None
+
+
+# ---- access: focus, hidden text, contrast (every theme) ----------------------------
+
+FOCUS = {False: "#0B57D0", True: "#FFD23F"}  # dark → the ring's colour
+FOCUS_HALO = {False: "#FFFFFF", True: DARK_BACKGROUND}
+CHOSEN_TEXT_LIGHT = "#A1172B"  # a chosen pill's text on its pale red: 4.3:1 was too little
+
+# The text alternative beside each chart (app.alt_text): read by screen
+# readers, not drawn; its element takes no room in the column either.
+_HIDDEN = (
+    "position: absolute !important; width: 1px; height: 1px; margin: 0; padding: 0; "
+    "overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0;"
+)
+
+# The keyboard's controls under an animated chart (app.chart_keys).
+CHART_KEYS_CSS = """
+.gfl-keys { display: flex; flex-wrap: wrap; align-items: center; gap: 0.4rem 0.8rem;
+  font-size: 0.95rem; }
+.gfl-keys[hidden] { display: none; }
+.gfl-keys-label { display: inline-flex; align-items: center; gap: 0.5rem; }
+.gfl-keys input[type="range"] { width: 11rem; accent-color: currentColor; }
+.gfl-keys-value { font-variant-numeric: tabular-nums; min-width: 9rem; }
+.gfl-keys-buttons { display: inline-flex; gap: 0.4rem; }
+.gfl-keys button { font: inherit; padding: 0.2rem 0.7rem; border-radius: 0.4rem;
+  border: 1px solid currentColor; background: transparent; color: inherit; cursor: pointer; }
+"""
+
+
+def access_css(settings: Settings) -> str:
+    """A ``<style>`` element for ``st.html``, in every theme: a focus ring on
+    every control that the keyboard reaches (two colours, so that it shows on
+    light, dark and coloured backgrounds; thicker in projector mode), the
+    charts' text alternatives hidden from sight, formulas that do not scroll
+    for a pixel of overflow, and chosen pills' text at 4.5:1 or more."""
+    dark = settings.theme == "dark"
+    width = 4 if settings.projector else 3
+    focus, halo = FOCUS[dark], FOCUS_HALO[dark]
+    chosen = (
+        ""
+        if dark
+        else f"""
+[data-testid="stApp"] button[data-selected="true"]:not([role="tab"])
+  :is(p, span, [data-testid="stMarkdownContainer"]) {{ color: {CHOSEN_TEXT_LIGHT}; }}"""
+    )
+    return f"""<style>
+[data-testid="stApp"] :is(button, a, input, select, textarea, summary, iframe,
+  [role="tab"], [role="slider"], [role="radio"], [role="checkbox"], [role="switch"],
+  [role="combobox"], [role="option"], [tabindex]):focus-visible {{
+  outline: {width}px solid {focus} !important; outline-offset: 2px !important;
+  box-shadow: 0 0 0 {width + 3}px {halo} !important;
+}}
+[data-testid="stApp"] label:has(input[type="checkbox"]:focus-visible) > div:first-child {{
+  outline: {width}px solid {focus}; outline-offset: 2px; box-shadow: 0 0 0 {width + 3}px {halo};
+}}
+.gfl-alt, [data-testid="stElementContainer"]:has(.gfl-alt),
+.st-key-gfl_formula_keys {{ {_HIDDEN} }}
+[data-testid="stApp"] .katex-display {{ padding: 2px 4px; }}{chosen}
+</style>"""

@@ -86,7 +86,7 @@ def test_frame_k_ends_at_step_T_minus_1_minus_k_with_the_trace_values():
 
 def test_it_opens_on_the_whole_line_and_the_slider_on_the_last_frame():
     runs, spec = _sweep(SMALL)
-    lines = [t for t in spec["data"] if t.get("mode") == "lines" and t.get("fill") != "toself"]
+    lines = [t for t in spec["data"] if "lines" in t.get("mode", "") and t.get("fill") != "toself"]
     assert [t["name"] for t in lines] == ["Elman RNN", "LSTM"]
     for line, (_, run) in zip(lines, runs.finished(), strict=True):
         y = line["y"]

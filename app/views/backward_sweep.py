@@ -97,7 +97,7 @@ def sweep_figure(
                 x=drawn,
                 y=charts.typed(line.norms[drawn]),
                 name=line.name,
-                mode="lines" if steps > 1 else "markers",
+                **(charts.line_mode(line.colour) if steps > 1 else {"mode": "markers"}),
                 line={"color": line.colour, "width": charts.LINE},
                 hovertemplate="t = %{x}<br>%{y:.3e}<extra>" + line.name + "</extra>",
             )
@@ -130,6 +130,7 @@ def sweep_figure(
                 mode="markers",
                 marker={
                     "color": line.colour,
+                    "symbol": charts.MARKER_OF_COLOUR.get(line.colour, "circle"),
                     "size": MARKER_SIZE,
                     "line": {"color": "white", "width": 1.5},
                 },

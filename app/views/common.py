@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import cached, export
+from app import alt_text, cached, chart_keys, export
 from app.charts import CELL_COLOURS
 from app.compute import CellRun, CellSpec, cell_spec
 from app.state import CELL_NAMES, Settings
@@ -83,10 +83,16 @@ def chart(
     ``downloads``: a PNG / SVG row under it, exporting this same figure
     (a view whose chart differs from its export draws that row itself).
     ``alone``: hold the rest of the page back ALONE_SECONDS, for a view's
-    first chart (see ALONE_SECONDS)."""
+    first chart (see ALONE_SECONDS). Under it: the keyboard's controls of an
+    in-chart slider (``app.chart_keys``) and the chart in words, for screen
+    readers (``app.alt_text``)."""
     st.plotly_chart(styled(fig, settings), key=key, config=CHART_CONFIG, theme=None)
     if alone:
         time.sleep(ALONE_SECONDS)
+    spec = fig.to_dict()
+    if chart_keys.has_controls(spec):
+        chart_keys.controls(key)
+    st.html(alt_text.hidden_paragraph(key, alt_text.describe(key, spec)))
     if downloads:
         download_row(key, settings, fig)
 
