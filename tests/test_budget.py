@@ -22,6 +22,7 @@ from app import budget, cached, compute  # noqa: E402
 from app.figures import VIEW_MODULES  # noqa: E402
 from app.presets import PRESETS  # noqa: E402
 from app.state import Settings  # noqa: E402
+from app.sweeps import PHASE_MAX_LAG, PHASE_RADII, SENSITIVITY_MAX_T  # noqa: E402
 from app.views import slider_runs  # noqa: E402
 
 APP = str(ROOT / "app" / "streamlit_app.py")
@@ -237,9 +238,9 @@ def test_every_cache_has_a_byte_bound_within_the_stated_total():
     T = budget.MAX_T
     entries = {
         cached.jacobian_norms: (budget.JACOBIAN_NORMS_BYTES, 2 * T * 8),
-        cached.knob_norms: (budget.KNOB_NORMS_BYTES, 3 * T * 8),
-        cached.sensitivity: (budget.SENSITIVITY_BYTES, 300 * 300 * 8),
-        cached.phase_column: (budget.PHASE_COLUMNS_BYTES, 300 * 9),
+        cached.knob_frames: (budget.KNOB_NORMS_BYTES, 41 * 3 * T * 8),  # 41 values a chunk at most
+        cached.sensitivity: (budget.SENSITIVITY_BYTES, SENSITIVITY_MAX_T**2 * 8),
+        cached.phase_columns: (budget.PHASE_COLUMNS_BYTES, len(PHASE_RADII) * PHASE_MAX_LAG * 9),
     }
     for function, (bound, largest) in entries.items():
         max_entries = function._info.max_entries
