@@ -24,7 +24,8 @@ import math
 from dataclasses import dataclass
 
 from app.compute import GATE_BLOCKS, CellSpec, cell_spec
-from app.state import CELL_NAMES, FIELD_BY_NAME, Settings
+from app.explorer.state import FIELD_BY_NAME, Settings
+from app.links import CELL_NAMES
 from app.sweeps import (
     PHASE_BATCH,
     PHASE_RADII,

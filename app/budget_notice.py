@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import budget, session
+from app import budget
 from app.budget import Offer, Verdict
+from app.explorer import session
 
-VIEW_KEY = "view"  # the tabs' key (app.streamlit_app)
+VIEW_KEY = "view"  # the tabs' key (app.explorer.page)
 
 
 def sentence(verdict: Verdict) -> str:

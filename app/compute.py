@@ -21,7 +21,7 @@ import numpy as np
 
 import engine
 from app import upload
-from app.state import Settings
+from app.explorer.state import Settings
 
 # The app's cell kinds → (engine kind, forget_gate).
 ENGINE_KIND = {

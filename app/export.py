@@ -25,7 +25,8 @@ from urllib.parse import urlencode
 import kaleido
 import plotly.graph_objects as go
 
-from app.state import CELL_NAMES, Settings
+from app.explorer.state import Settings
+from app.links import CELL_NAMES
 from app.style import styled
 
 FORMATS = ("png", "svg")

@@ -28,8 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import plotly.graph_objects as go
 
-from app.presets import PRESETS
-from app.state import Settings
+from app.explorer.presets import PRESETS
+from app.explorer.state import Settings
 
 # The app's views in tab order: title → module (each has figures() and render()).
 VIEW_MODULES = {
@@ -61,14 +61,14 @@ PRESET_SLUGS = {
 def views() -> dict[str, ModuleType]:
     """Title → view module, in the app's tab order (imported on first call)."""
     return {
-        title: importlib.import_module(f"app.views.{module}")
+        title: importlib.import_module(f"app.explorer.views.{module}")
         for title, module in VIEW_MODULES.items()
     }
 
 
 def view_figures(view: ModuleType, settings: Settings, runs=None) -> dict[str, go.Figure]:
     """One view's charts as exported, by their Streamlit keys."""
-    from app.views.common import Runs
+    from app.explorer.views.common import Runs
 
     runs = Runs(settings) if runs is None else runs
     with np.errstate(all="ignore"):  # overflow is expected in these runs, and masked
@@ -77,7 +77,7 @@ def view_figures(view: ModuleType, settings: Settings, runs=None) -> dict[str, g
 
 def all_figures(settings: Settings) -> dict[str, go.Figure]:
     """Every view's charts for ``settings``, by their Streamlit keys."""
-    from app.views.common import Runs
+    from app.explorer.views.common import Runs
 
     runs = Runs(settings)
     out: dict[str, go.Figure] = {}
@@ -238,7 +238,7 @@ def targets(args, parser) -> list[tuple[Settings, Path, str]]:
             )
         return [(PRESETS[name].settings, args.out, name)]
     if args.link is not None:
-        from app.session import link_notice
+        from app.explorer.session import link_notice
 
         params = link_params(args.link)
         settings, ignored = Settings.from_query(params)
@@ -258,7 +258,7 @@ def write_state(
     """Write one state's charts (``only`` these keys, if given) and data into
     ``folder``: (paths written, failures, chart keys made)."""
     from app import export, tidy
-    from app.views.common import Runs
+    from app.explorer.views.common import Runs
 
     folder.mkdir(parents=True, exist_ok=True)
     runs = Runs(settings)

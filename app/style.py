@@ -21,8 +21,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from app.explorer.state import Settings
 from app.flow_chart import AssembledFigure
-from app.state import Settings
 
 # ---- the two palettes -----------------------------------------------------------
 

@@ -36,9 +36,10 @@ from typing import Any
 import numpy as np
 
 from app.compute import norms_over_time
+from app.explorer.state import Settings
+from app.explorer.views.common import Runs
 from app.export import link_query, short_settings
-from app.state import CELL_NAMES, Settings
-from app.views.common import Runs
+from app.links import CELL_NAMES
 
 COLUMNS = ("t", "cell", "quantity", "unit", "value")
 VALUE_FORMAT = "%.9g"

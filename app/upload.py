@@ -28,7 +28,8 @@ from types import MappingProxyType
 import numpy as np
 
 from app import npz, upload_store
-from app.state import DIGEST_LENGTH, FIELD_BY_NAME
+from app.explorer.state import FIELD_BY_NAME
+from app.links import DIGEST_LENGTH
 
 MAX_BYTES = 5 * 1024 * 1024  # the file as uploaded
 MAX_ARRAY_BYTES = MAX_BYTES  # one array once unzipped, as its .npy header declares

@@ -71,7 +71,7 @@ TABS = {"slider": "Gradient flow", "map": "Why it vanishes", "downloads": "Backw
 def largest_steps(fields: dict, view: str) -> int:
     """The largest T (exact, not on the offers' grid) the budget allows."""
     from app import budget
-    from app.state import Settings
+    from app.explorer.state import Settings
 
     def fits(steps: int) -> bool:
         settings = Settings(**fields, seq_len=steps)
@@ -98,8 +98,8 @@ def largest_steps(fields: dict, view: str) -> int:
 def one(fields: dict, view: str) -> dict:
     """Open one link in this process: the page's work for ``view``."""
     from app import budget, figures, process
-    from app.state import Settings
-    from app.views.common import Runs
+    from app.explorer.state import Settings
+    from app.explorer.views.common import Runs
 
     process.one_blas_thread()
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

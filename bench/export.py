@@ -37,7 +37,7 @@ started = time.perf_counter()
 from app.figures import all_figures, quiet_streamlit
 quiet_streamlit()
 from app import export
-from app.state import Settings
+from app.explorer.state import Settings
 imported = time.perf_counter()
 settings = Settings()
 figures = all_figures(settings)

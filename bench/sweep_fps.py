@@ -26,10 +26,10 @@ from playwright.sync_api import sync_playwright
 
 from app import charts
 from app.compute import cell_spec, norms_over_time, run_cell
-from app.state import Settings
+from app.explorer.state import Settings
+from app.explorer.views import backward_sweep
+from app.explorer.views.common import colour, name
 from app.style import styled
-from app.views import backward_sweep
-from app.views.common import colour, name
 from tests.browser_support import launch_chromium
 
 TARGET_FPS = 10.0

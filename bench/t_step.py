@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import compute, process
-from app.state import Settings
+from app.explorer.state import Settings
 
 KINDS = ("rnn", "gru", "lstm")
 LARGE = Settings(cells=KINDS, seq_len=1000, hidden_size=128)

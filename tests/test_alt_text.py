@@ -14,9 +14,10 @@ import pytest
 
 from app import alt_text
 from app.compute import norms_over_time, run_cell
+from app.explorer.state import Settings
+from app.explorer.views.common import Runs
 from app.figures import views
-from app.state import CELL_NAMES, Settings
-from app.views.common import Runs
+from app.links import CELL_NAMES
 
 SMALL = Settings(cells=("rnn", "lstm"), focus="lstm", hidden_size=4, seq_len=60, seed=1)
 _SUPERSCRIPTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")

@@ -22,18 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.presets import PRESETS  # noqa: E402
-from app.state import (  # noqa: E402
-    CELL_KINDS,
-    CELL_NAMES,
-    FIELDS,
-    INITS,
-    LOSSES,
-    SETUPS,
-    SIGNALS,
-    Settings,
-)
-from app.streamlit_app import REDRAW_COUNT_KEY  # noqa: E402
+from app.explorer.page import REDRAW_COUNT_KEY  # noqa: E402
+from app.explorer.presets import PRESETS  # noqa: E402
+from app.explorer.state import FIELDS, LOSSES, SETUPS, SIGNALS, Settings  # noqa: E402
+from app.links import CELL_KINDS, CELL_NAMES, INITS  # noqa: E402
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 VIEWS = ["Gradient flow", "Inside the cell", "Why it vanishes", "Clipping", "Phase diagram"]
@@ -321,7 +313,7 @@ def test_a_knob_on_the_in_chart_grid_redraws_from_its_frames(monkeypatch, preset
     """Moving ρ (or w) in the sidebar onto the in-chart slider's grid draws the
     chart from that slider's kept runs, before the engine runs the new
     settings; the figure must be the one the engine's own run draws."""
-    from app.views import gradient_flow
+    from app.explorer.views import gradient_flow
 
     at = fresh() if preset is None else click_preset(fresh(), preset)
     kept = []
@@ -349,7 +341,7 @@ def test_the_chart_comes_before_its_slider_and_a_lost_cache_cannot_loop(monkeypa
     """New settings: the chart is drawn, then the in-chart slider's runs are
     made and the page is drawn again with them, once. Were the runs lost from
     the cache each time, the page must still stop, the chart without slider."""
-    from app.views import slider_runs
+    from app.explorer.views import slider_runs
 
     at = fresh({"T": "30", "seed": "91"})
     assert len(figures(at)["gradient_flow"]["frames"]) == 41

@@ -19,7 +19,8 @@ if str(ROOT) not in sys.path:
 import engine  # noqa: E402
 from app import charts, compute, flow_chart, sweeps  # noqa: E402
 from app.compute import GATE_BLOCKS, build_model, cell_spec  # noqa: E402
-from app.state import CELL_KINDS, Settings  # noqa: E402
+from app.explorer.state import Settings  # noqa: E402
+from app.links import CELL_KINDS  # noqa: E402
 
 SMALL = Settings(hidden_size=3, seq_len=8)
 

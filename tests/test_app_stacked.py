@@ -16,7 +16,8 @@ if str(ROOT) not in sys.path:
 
 from app import compute, sweeps  # noqa: E402
 from app.compute import cell_spec  # noqa: E402
-from app.state import CELL_KINDS, Settings  # noqa: E402
+from app.explorer.state import Settings  # noqa: E402
+from app.links import CELL_KINDS  # noqa: E402
 
 SMALL = Settings(hidden_size=3, seq_len=8)
 SETTINGS = {

@@ -12,13 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.presets import DEFAULT_PRESET, PRESETS, matching_preset  # noqa: E402
-from app.state import (  # noqa: E402
-    FIELD_BY_NAME,
-    FIELDS,
-    Settings,
-    check_value,
-)
+from app.explorer.presets import DEFAULT_PRESET, PRESETS, matching_preset  # noqa: E402
+from app.explorer.state import FIELD_BY_NAME, FIELDS, Settings  # noqa: E402
+from app.links import check_value  # noqa: E402
 
 
 def test_the_table_lists_every_field_once():

@@ -12,10 +12,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.compute import run_cell
-from app.state import Settings
-from app.views import backward_sweep
-from app.views.backward_sweep import SweepLine, frame_ms, static_figure, sweep_figure, sweep_stops
-from app.views.common import Runs
+from app.explorer.state import Settings
+from app.explorer.views import backward_sweep
+from app.explorer.views.backward_sweep import (
+    SweepLine,
+    frame_ms,
+    static_figure,
+    sweep_figure,
+    sweep_stops,
+)
+from app.explorer.views.common import Runs
 
 
 class DirectRuns(Runs):
@@ -184,8 +190,8 @@ def test_no_cell_ran_gives_no_figure():
 
 
 def _page():
-    from app.state import Settings
-    from app.views import backward_sweep
+    from app.explorer.state import Settings
+    from app.explorer.views import backward_sweep
 
     settings = Settings(cells=("rnn", "lstm"), hidden_size=4, seq_len=8)
     backward_sweep.render(settings, backward_sweep.Runs(settings))

@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from app.compute import cell_spec, norms_over_time, run_cell
+from app.explorer.state import Settings
 from app.figures import VIEW_MODULES
-from app.state import Settings
 from tests.browser_support import (
     ROOT,
     arm_redraw,

@@ -19,11 +19,11 @@ if str(ROOT) not in sys.path:
 import engine  # noqa: E402
 import engine.trace  # noqa: E402
 from app import budget, cached, compute  # noqa: E402
+from app.explorer.presets import PRESETS  # noqa: E402
+from app.explorer.state import Settings  # noqa: E402
+from app.explorer.views import slider_runs  # noqa: E402
 from app.figures import VIEW_MODULES  # noqa: E402
-from app.presets import PRESETS  # noqa: E402
-from app.state import Settings  # noqa: E402
 from app.sweeps import PHASE_MAX_LAG, PHASE_RADII, SENSITIVITY_MAX_T  # noqa: E402
-from app.views import slider_runs  # noqa: E402
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 VIEWS = list(VIEW_MODULES)

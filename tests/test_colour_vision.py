@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from app import charts
-from app.views import gradient_flow, why_vanishes
+from app.explorer.views import gradient_flow, why_vanishes
 from tests.colour_vision import closest_pair, delta_e_2000, rgb, simulate
 from tests.test_alt_text import SMALL, DirectRuns
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from app import export, tidy
+from app.explorer.state import Settings
+from app.explorer.views.common import Runs
 from app.figures import all_figures, quiet_streamlit, view_figures, views
-from app.state import Settings
-from app.views.common import Runs
 
 quiet_streamlit()
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from app import figures
-from app.presets import PRESETS
-from app.state import Settings
+from app.explorer.presets import PRESETS
+from app.explorer.state import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The charts the app draws for one cell without gates, by their Streamlit keys.

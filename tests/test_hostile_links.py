@@ -25,8 +25,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import inert  # noqa: E402
-from app.session import NOTICE_ITEMS, link_notice  # noqa: E402
-from app.state import FIELD_BY_KEY, FIELDS, Settings, check_value  # noqa: E402
+from app.explorer.session import NOTICE_ITEMS, link_notice  # noqa: E402
+from app.explorer.state import FIELD_BY_KEY, FIELDS, Settings  # noqa: E402
+from app.links import check_value  # noqa: E402
 from tests.markup import code_spans, markup_left  # noqa: E402
 
 APP = str(ROOT / "app" / "streamlit_app.py")
@@ -244,8 +245,8 @@ def test_a_refused_upload_shows_its_name_and_arrays_as_text(name, arrays):
 def _report_a_hostile_engine_error():
     import types
 
-    from app import streamlit_app
-    from app.state import Settings
+    from app.explorer import page as streamlit_app
+    from app.explorer.state import Settings
 
     class Runs:
         def get(self, kind):
@@ -263,8 +264,8 @@ def test_an_engine_message_that_repeats_user_text_is_shown_as_text():
 
 
 def _collect_a_hostile_widget_value():
-    from app import session
-    from app.state import Settings
+    from app.explorer import session
+    from app.explorer.state import Settings
 
     session.collect(Settings(), {"hidden_size": "[x](https://evil.example)"})
 

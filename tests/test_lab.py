@@ -20,7 +20,6 @@ from app.lab.state import LAB_FIELDS, LabSettings
 from app.lab.training import Line, Training, lines_of
 from tests.browser_support import ROOT
 
-PAGE = str(ROOT / "app" / "lab_page.py")
 TRAIN = [sys.executable, "-m", "app.train"]
 TINY = LabSettings(steps=6, hidden_size=3, batch=4, updates=12, cells=("rnn", "gru"))
 
@@ -185,8 +184,15 @@ def test_the_descents_follow_the_engines_gradient():
 # ---- the page -------------------------------------------------------------------
 
 
+def _lab_page() -> None:
+    """The lab's page alone, as ``st.navigation`` runs it at /training_lab."""
+    from app.lab.page import render
+
+    render()
+
+
 def _page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = AppTest.from_function(_lab_page, default_timeout=120)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     return at.run()

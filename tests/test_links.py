@@ -28,17 +28,10 @@ if str(ROOT) not in sys.path:
 
 from app import compute, upload  # noqa: E402
 from app.compute import build_model, cell_spec, make_inputs, make_targets  # noqa: E402
-from app.presets import PRESETS  # noqa: E402
-from app.session import fit_upload, link_notice  # noqa: E402
-from app.state import (  # noqa: E402
-    CELL_NAMES,
-    DISPLAY_FIELDS,
-    FIELD_BY_KEY,
-    FIELD_BY_NAME,
-    FIELDS,
-    MAX_GRID_SIZE,
-    Settings,
-)
+from app.explorer.presets import PRESETS  # noqa: E402
+from app.explorer.session import fit_upload, link_notice  # noqa: E402
+from app.explorer.state import DISPLAY_FIELDS, FIELD_BY_KEY, FIELD_BY_NAME, FIELDS, Settings  # noqa: E402
+from app.links import CELL_NAMES, MAX_GRID_SIZE  # noqa: E402
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 

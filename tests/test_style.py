@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import pytest
 
 from app import charts, flow_chart, panels
-from app.state import Settings
+from app.explorer.state import Settings
+from app.explorer.views.backward_sweep import SweepLine, sweep_figure
 from app.style import (
     FONT_SCALE,
     PROJECTOR_AXIS_TITLE,
@@ -20,7 +21,6 @@ from app.style import (
     relative_luminance,
     styled,
 )
-from app.views.backward_sweep import SweepLine, sweep_figure
 
 T = 30
 STEPS = np.arange(T)

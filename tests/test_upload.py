@@ -26,7 +26,8 @@ if str(ROOT) not in sys.path:
 import engine  # noqa: E402
 from app import compute, upload  # noqa: E402
 from app.compute import build_model, cell_spec, make_inputs, make_targets  # noqa: E402
-from app.state import CELL_NAMES, Settings  # noqa: E402
+from app.explorer.state import Settings  # noqa: E402
+from app.links import CELL_NAMES  # noqa: E402
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}

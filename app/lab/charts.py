@@ -11,9 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.charts import log_axis, themed
+from app.explorer.views.common import colour
 from app.lab.cliff import Descents, Surface
 from app.lab.training import LOSS_CAP, Line, Training
-from app.views.common import colour
 
 DASHES = {None: "solid", "clip": "dash", "decay": "dot"}
 PLAIN_PATH = "#D55E00"

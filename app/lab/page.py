@@ -17,7 +17,7 @@ from app.lab.presets import LAB_PRESETS, matching_lab_preset
 from app.lab.state import MAX_WORK, LabSettings
 from app.lab.training import Training, lines_of
 from app.style import page_css
-from app.views.common import text_column
+from app.text import text_column
 
 process.one_blas_thread()  # as the explorer: the engine's sums on one core each
 process.keep_freed_memory()

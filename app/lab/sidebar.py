@@ -19,7 +19,7 @@ from app.lab.state import (
     TASKS,
     LabSettings,
 )
-from app.state import ACTIVATIONS, CELL_KINDS, CELL_NAMES, INITS
+from app.links import ACTIVATIONS, CELL_KINDS, CELL_NAMES, INITS
 
 SETTINGS_KEY = "lab_settings"
 PRESET_KEY = "lab_preset"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.state import (
+from app.links import (
     ACTIVATIONS,
     CELL_KINDS,
     CELL_NAMES,

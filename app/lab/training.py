@@ -23,7 +23,7 @@ import numpy as np
 import engine
 from app.compute import ENGINE_KIND, GATE_BLOCKS, _initial_block
 from app.lab.state import CONTRAST_NAMES, LabSettings
-from app.state import CELL_NAMES
+from app.links import CELL_NAMES
 
 VALIDATION_BATCH = 512
 VALIDATION_SEED = 2**31 - 1  # drawn apart from every training batch's seed

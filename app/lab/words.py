@@ -6,7 +6,7 @@ import numpy as np
 
 from app.lab.cliff import Descents
 from app.lab.training import LOSS_CAP, SOLVED_SHARE, Training
-from app.views.common import sci
+from app.text import sci
 
 
 def _latest(values: list) -> np.ndarray | None:

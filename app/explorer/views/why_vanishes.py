@@ -16,18 +16,10 @@ from app.compute import (
     recurrent_eigenvalues,
     sample_steps,
 )
-from app.state import Settings
+from app.explorer.state import Settings
+from app.explorer.views.common import MAX_STEPS_DRAWN, TEXT_BESIDE, Runs, chart, colour, name
 from app.sweeps import SENSITIVITY_MAX_T, sensitivity_feasible
-from app.views.common import (
-    MAX_STEPS_DRAWN,
-    TEXT_BESIDE,
-    Runs,
-    chart,
-    colour,
-    latex_number,
-    name,
-    text_column,
-)
+from app.text import latex_number, text_column
 
 BLOCK_NAMES = {
     "main": "W_hh",

@@ -9,8 +9,9 @@ import streamlit as st
 
 from app import charts, panels
 from app.compute import finite_mean, sample_steps
-from app.state import Settings
-from app.views.common import TEXT_BESIDE, Runs, chart, latex_number, name, text_column
+from app.explorer.state import Settings
+from app.explorer.views.common import TEXT_BESIDE, Runs, chart, name
+from app.text import latex_number, text_column
 
 MAX_UNITS_DRAWN = 64
 GATE_TITLES = {

@@ -13,22 +13,20 @@ import streamlit as st
 
 from app import budget, cached, charts, flow_chart, panels
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
-from app.presets import TANH_NOTE_PRESETS, matching_preset
-from app.state import Settings
-from app.sweeps import estimated_seconds, knob_name, scrub_values
-from app.views.common import (
+from app.explorer.presets import TANH_NOTE_PRESETS, matching_preset
+from app.explorer.state import Settings
+from app.explorer.views.common import (
     MAX_STEPS_DRAWN,
     TEXT_BESIDE,
     Runs,
     chart,
     colour,
     download_row,
-    latex_number,
     name,
-    sci,
-    text_column,
 )
-from app.views.slider_runs import FRAMES, SWEEPS, make_sweeps
+from app.explorer.views.slider_runs import FRAMES, SWEEPS, make_sweeps
+from app.sweeps import estimated_seconds, knob_name, scrub_values
+from app.text import latex_number, sci, text_column
 
 STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
@@ -128,7 +126,7 @@ def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowPart
 def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     """Draw the view. When the in-chart slider's runs are still to be made, the
     chart is drawn without it and the runs are returned as work to finish once
-    the whole page is drawn (``streamlit_app.finish_view``): it returns True
+    the whole page is drawn (``page.finish_view``): it returns True
     when they are made, and the page is drawn again, the chart with its slider."""
     kept = kept_frame(settings, runs)
     flow = flow_parts(settings, runs) if kept is None else kept_flow_parts(settings, runs, kept)

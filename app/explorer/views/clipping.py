@@ -9,8 +9,9 @@ import streamlit as st
 
 from app import panels
 from app.compute import norms_over_time
-from app.state import Settings
-from app.views.common import TEXT_BESIDE, Runs, chart, colour, latex_number, name, sci, text_column
+from app.explorer.state import Settings
+from app.explorer.views.common import TEXT_BESIDE, Runs, chart, colour, name
+from app.text import latex_number, sci, text_column
 
 
 def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:

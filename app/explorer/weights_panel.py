@@ -7,8 +7,9 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from app import inert, session, upload, upload_buffers
-from app.state import Settings
+from app import inert, upload, upload_buffers
+from app.explorer import session
+from app.explorer.state import Settings
 
 UPLOADER_PREFIX = "weights_file_"  # + a counter: a new key empties the uploader
 UPLOADER_COUNT_KEY = "_weights_file_count"

@@ -17,7 +17,8 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from app import inert, upload
-from app.state import FIELD_BY_KEY, FIELD_BY_NAME, Settings, check_value, short_repr
+from app.explorer.state import FIELD_BY_KEY, FIELD_BY_NAME, Settings
+from app.links import check_value, short_repr
 
 SETTINGS_KEY = "_settings"
 NOTICE_KEY = "_notices"

@@ -19,8 +19,8 @@ import streamlit as st
 
 from app import charts, flow_chart
 from app.compute import gradient_ratio, norms_over_time, sample_steps
-from app.state import Settings
-from app.views.common import (
+from app.explorer.state import Settings
+from app.explorer.views.common import (
     MAX_STEPS_DRAWN,
     TEXT_BESIDE,
     Runs,
@@ -28,9 +28,8 @@ from app.views.common import (
     colour,
     download_row,
     name,
-    sci,
-    text_column,
 )
+from app.text import sci, text_column
 
 KEY = "backward_sweep"
 MAX_FRAMES = 200  # at most one frame per step; beyond T = 200 a frame moves several steps

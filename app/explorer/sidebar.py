@@ -16,19 +16,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import cached, session, upload, weights_panel
+from app import cached, upload
 from app.compute import GATE_BLOCKS, cell_spec, spectral_radius
-from app.presets import PRESETS, matching_preset
-from app.state import (
-    CELL_KINDS,
-    CELL_NAMES,
-    DISPLAY_FIELDS,
-    FIELD_BY_NAME,
-    MAX_GRID_SIZE,
-    THEMES,
-    Settings,
-    check_value,
-)
+from app.explorer import session, weights_panel
+from app.explorer.presets import PRESETS, matching_preset
+from app.explorer.state import DISPLAY_FIELDS, FIELD_BY_NAME, Settings
+from app.links import CELL_KINDS, CELL_NAMES, MAX_GRID_SIZE, THEMES, check_value
 from app.sweeps import RADIUS_STEP
 
 PRESET_KEY = "preset"

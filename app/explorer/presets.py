@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.state import Settings
+from app.explorer.state import Settings
 
 
 @dataclass(frozen=True)

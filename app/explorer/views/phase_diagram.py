@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import cached, panels
-from app.state import Settings
+from app.explorer.state import Settings
+from app.explorer.views.common import TEXT_BESIDE, Runs, chart, name
 from app.sweeps import PHASE_BATCH, PHASE_RADII, PhaseDiagram, phase_lags, stack_sizes
-from app.views.common import TEXT_BESIDE, Runs, chart, name, text_column
+from app.text import text_column
 
 
 def figures(

@@ -7,14 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from app import alt_text, cached, chart_keys, export
 from app.charts import CELL_COLOURS
 from app.compute import CellRun, CellSpec, cell_spec
-from app.state import CELL_NAMES, Settings
+from app.explorer.state import Settings
+from app.links import CELL_NAMES
 from app.style import styled
 
 TEXT_BESIDE = [2.1, 1]  # chart : text
@@ -61,15 +61,6 @@ def name(kind: str) -> str:
 
 def colour(kind: str) -> str:
     return CELL_COLOURS[kind]
-
-
-def text_column(*paragraphs: str, latex: list[str] | None = None) -> None:
-    """The two to four sentences beside a chart, and its equation(s)."""
-    for paragraph in paragraphs:
-        if paragraph:
-            st.markdown(paragraph)
-    for formula in latex or []:
-        st.latex(formula)
 
 
 FigureOrMaker = go.Figure | Callable[[], go.Figure]
@@ -122,35 +113,3 @@ def _image_maker(fig: FigureOrMaker, settings: Settings, fmt: str) -> Callable[[
         return export.figure_image(figure, settings, fmt)
 
     return image
-
-
-def sci(value: float | None, digits: int = 3) -> str:
-    """A number for the text: 117.39, 0.00515, 3.2 × 10⁻²⁵."""
-    plain, mantissa, exponent = _scientific(value, digits)
-    if plain is not None:
-        return plain
-    return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def latex_number(value: float | None, digits: int = 3) -> str:
-    """The same number for st.latex."""
-    plain, mantissa, exponent = _scientific(value, digits)
-    if plain is not None:
-        return r"\text{—}" if plain == "—" else plain
-    return rf"{mantissa} \times 10^{{{exponent}}}"
-
-
-def _scientific(value: float | None, digits: int) -> tuple[str | None, str, int]:
-    """(plain text, or None) and else (mantissa text, exponent) for ``value``."""
-    if value is None or not np.isfinite(value):
-        return "—", "", 0
-    if value == 0:
-        return "0", "", 0
-    exponent = int(np.floor(np.log10(abs(value))))
-    if -3 <= exponent <= 4:
-        fixed = max(0, digits - 1 - exponent)
-        return (f"{value:.{fixed}f}" if exponent < digits else f"{value:.0f}"), "", 0
-    return None, f"{value / 10**exponent:.{digits - 1}f}", exponent

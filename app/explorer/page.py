@@ -1,0 +1,204 @@
+"""The gradient explorer's page: watch gradients vanish, explode, get clipped
+and get carried by gates.
+
+One entry, ``main()`` (``app/streamlit_app.py`` puts it in the navigation): the
+sidebar returns the Settings, the engine runs come from the cache, each tab's
+view draws them. Only the open tab runs (``st.tabs(on_change="rerun")``).
+Every chart has PNG / SVG buttons under it (``app.views.common.chart``); the
+trace's numbers download as CSV / JSON from the bottom of the sidebar. What a
+view leaves to finish (the in-chart slider's runs) is done once the whole page
+is drawn, and the page is then drawn again with it (``finish_view``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+
+from app import budget, budget_notice, chart_keys, figures, inert, process, tidy, upload_buffers
+from app.explorer import session, sidebar
+from app.explorer.presets import PRESETS, matching_preset
+from app.explorer.state import Settings
+from app.explorer.views.common import Runs
+from app.links import CELL_NAMES
+from app.style import access_css, page_css
+
+LOG = logging.getLogger("gradient_flow_lab")
+process.one_blas_thread()
+process.keep_freed_memory()
+process.freeze_loaded_objects()
+process.send_small_messages_at_once()
+upload_buffers.bound_this_server()  # Streamlit's unread uploads: per session and in all
+VIEWS = {title: view.render for title, view in figures.views().items()}
+VIEW_KEY = "view"
+REDRAWN_KEY = "_redrawn_for"
+REDRAW_COUNT_KEY = "_redraws"  # how often the prediction missed: tests read it
+FINISHED_KEY = "_finished_for"
+
+
+def main() -> None:
+    st.set_page_config(
+        page_title="Gradient Flow Lab",
+        page_icon="📉",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
+    # The charts are sent before the notices above them and before the sidebar:
+    # the browser draws what reaches it first, first (``session.expected``).
+    settings = session.expected()
+    top = st.container()
+    runs = Runs(settings)
+    finish = draw_views(settings, runs)
+    with top:
+        # less empty space above the first chart: a projector has 800 px of height
+        st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
+        st.html(access_css(settings))
+        chart_keys.scrollable_formulas()
+        css = page_css(settings)
+        if css:
+            st.html(css)
+        notices = session.pop_notices()
+        for text in notices:
+            st.warning(text)
+        preset = matching_preset(settings)
+        if preset is not None:
+            st.info(f"**{preset}.** {PRESETS[preset].look_at}")
+        if budget.runs_fit(settings):
+            report_runs(settings, runs)
+    drawn = sidebar.render()
+    data_downloads(drawn, runs)
+    redraw_if_unexpected(settings, drawn, notices)
+    if finish is not None:
+        finish_view(settings, finish, notices)
+
+
+def draw_views(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
+    """The tabs; only the open one is drawn. Returns what that view left to
+    finish once the page is drawn (``finish_view``), if anything."""
+    tabs = st.tabs(list(VIEWS), key=VIEW_KEY, on_change="rerun")
+    for tab, (title, render) in zip(tabs, VIEWS.items(), strict=True):
+        if tab.open is False:
+            continue
+        with tab, np.errstate(all="ignore"):  # overflow is expected here, and masked
+            verdict = budget.check(settings, title)  # before anything runs
+            if not verdict.fits:
+                budget_notice.draw(verdict)
+                return None
+            try:
+                return render(settings, runs)
+            except Exception:  # a view must never show a stack trace
+                LOG.exception("view %r failed with %r", title, settings)
+                st.error(
+                    f"The “{title}” view could not be drawn for these settings. "
+                    "The other tabs still work; try changing a setting."
+                )
+    return None
+
+
+def finish_view(settings: Settings, finish: Callable[[], bool], notices: list[str]) -> None:
+    """Do the open view's slow remainder (the in-chart slider's runs) after the
+    whole page, sidebar included, is drawn; then draw the page again with it,
+    once per Settings, so that a lost cache entry cannot loop. The notices
+    shown this time are shown again."""
+    with np.errstate(all="ignore"):
+        try:
+            made = finish()
+        except Exception:  # the page stays as drawn, without the in-chart slider
+            LOG.exception("finishing the view failed with %r", settings)
+            return
+    state = st.session_state
+    if made and state.get(FINISHED_KEY) != settings:
+        state[FINISHED_KEY] = settings
+        _rerun_keeping(notices)
+
+
+def _rerun_keeping(notices: list[str]) -> None:
+    """Draw the page again, with the notices shown this time."""
+    for text in notices:
+        session.notice(text)
+    st.rerun()
+
+
+def redraw_if_unexpected(expected: Settings, drawn: Settings, notices: list[str]) -> None:
+    """Draw the page again when the widgets gave other Settings than
+    ``session.expected`` read (an edited cell of W_hh); once per Settings, so
+    that a mistaken prediction cannot loop."""
+    state = st.session_state
+    if drawn == expected:
+        state.pop(REDRAWN_KEY, None)
+        return
+    state[REDRAW_COUNT_KEY] = state.get(REDRAW_COUNT_KEY, 0) + 1
+    if state.get(REDRAWN_KEY) != drawn:
+        state[REDRAWN_KEY] = drawn
+        _rerun_keeping(notices)
+    LOG.warning("the page shows %r, the sidebar holds %r", expected, drawn)
+
+
+def data_downloads(settings: Settings, runs: Runs) -> None:
+    """The trace's numbers as CSV and JSON, at the bottom of the sidebar; built
+    only when clicked (the largest settings give hundreds of MB of CSV)."""
+    rows = tidy.estimated_rows(settings)
+    size = f"about {rows:,} rows" + (", a large file" if rows > 2_000_000 else "")
+    with st.sidebar:
+        if not budget.downloads_fit(settings):
+            budget_notice.downloads_refused()
+            return
+        st.caption("The numbers behind the charts")
+        with st.container(horizontal=True, gap="small", key="downloads_trace"):
+            for fmt, text in (
+                ("csv", f"tidy CSV: t, cell, quantity, unit, value ({size})"),
+                ("json", "JSON: the settings and each cell's arrays"),
+            ):
+                st.download_button(
+                    fmt.upper(),
+                    data=_trace_maker(settings, runs, fmt),
+                    file_name=tidy.file_name(settings, fmt),
+                    mime=tidy.MIME[fmt],
+                    on_click="ignore",
+                    type="tertiary",
+                    icon=":material/download:",
+                    key=f"download_trace_{fmt}",
+                    help=f"Download the trace as {text}",
+                )
+
+
+def _trace_maker(settings: Settings, runs: Runs, fmt: str):
+    def data() -> str:
+        with np.errstate(all="ignore"):
+            return (
+                tidy.trace_csv(settings, runs) if fmt == "csv" else tidy.trace_json(settings, runs)
+            )
+
+    return data
+
+
+def report_runs(settings: Settings, runs: Runs) -> None:
+    """Say in words which runs were refused or overflowed (and what is shown)."""
+    if settings.bidirectional and "jordan" in settings.cells:
+        st.caption(
+            "A Jordan network feeds back its previous output, which a backward pass "
+            "cannot have: it is shown one-way."
+        )
+    for kind in settings.cells:
+        run = runs.get(kind)
+        label = CELL_NAMES[kind]
+        if run.error is not None:
+            # the engine's message may repeat a value the user gave: shown as text
+            st.warning(f"The {label} cannot run with these settings: {inert.plain(run.error)}")
+            continue
+        trace = run.trace
+        if trace.nonfinite_forward is not None:
+            st.warning(
+                f"The {label}'s hidden state overflowed at step {trace.nonfinite_forward} "
+                "(it grew past 10³⁰⁸, the largest number a float can hold), so its loss "
+                "and every gradient are infinite: there is nothing finite to draw. "
+                "Lower T, the recurrent weight or the spectral radius."
+            )
+        elif trace.nonfinite_backward is not None:
+            st.warning(
+                f"The {label}'s gradient overflowed at step {trace.nonfinite_backward} — "
+                "showing the finite part."
+            )
