@@ -23,7 +23,21 @@ CHARTS = ["lab_loss", "lab_grad_norm", "lab_radius", "lab_lags", "lab_example"]
 
 
 def _points(page) -> int:
-    return sum(len(t["x"] or []) for t in chart_traces(page, "lab_loss"))
+    """Points drawn in the loss chart; waits out the moment a live redraw
+    replaces the chart's element."""
+    return (
+        page.wait_for_function(
+            """selector => {
+            const gd = document.querySelector(selector);
+            return gd && gd._fullData
+                ? 1 + gd._fullData.reduce((n, t) => n + (t.x ? t.x.length : 0), 0)
+                : null;
+        }""",
+            arg=".st-key-lab_loss .js-plotly-plot",
+            timeout=TIMEOUT,
+        ).json_value()
+        - 1
+    )
 
 
 def test_the_loss_chart_grows_while_it_trains_and_stops_when_stopped():
