@@ -21,6 +21,7 @@ Pure functions of ``Settings``; ``app.budget_notice`` draws the verdict.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 from app.compute import GATE_BLOCKS, CellSpec, cell_spec
@@ -45,15 +46,35 @@ RERUN_BYTES = 800 * 2**20
 # and any newer rerun stops them: they get a longer allowance of their own.
 SLIDER_SECONDS = 20.0
 
+
+def cache_share(text: str | None) -> float:
+    """The share of the caches' bytes this process keeps: ``GFL_CACHE_SHARE``,
+    a number in (0, 1]; 1 when unset or unusable. ``make classroom`` gives
+    each of its N replicas 1/N, so that N replicas hold what one process
+    would."""
+    try:
+        share = float(text) if text else 1.0
+    except ValueError:
+        return 1.0
+    return share if 0.0 < share <= 1.0 else 1.0
+
+
+CACHE_SHARE = cache_share(os.environ.get("GFL_CACHE_SHARE"))
+
+
+def _cache_mb(megabytes: int) -> int:
+    return int(megabytes * 2**20 * CACHE_SHARE)
+
+
 # Caches, in bytes: what a server holds for everyone, whatever it was asked.
-CACHED_RUNS_BYTES = 640 * 2**20  # app.cached.cell_run: whole runs, the newest first
-NEWEST_RUNS_BYTES = 256 * 2**20  # app.cached's runs kept for reuse (mostly the same arrays)
-JACOBIAN_NORMS_BYTES = 8 * 2**20  # app.cached.jacobian_norms: (T,) twice per entry
-KNOB_NORMS_BYTES = 40 * 2**20  # app.cached.knob_frames: the slider's frames, (V, T) × 3
-SENSITIVITY_BYTES = 16 * 2**20  # app.cached.sensitivity: (T, T) maps, T ≤ 300
-PHASE_COLUMNS_BYTES = 16 * 2**20  # app.cached.phase_columns: (K,) floats and bools per column
-SLIDER_SWEEPS_BYTES = 48 * 2**20  # app.views.slider_runs.SWEEPS: (41, T) × 3
-SLIDER_FRAMES_BYTES = 48 * 2**20  # app.views.slider_runs.FRAMES: the frames as drawn
+CACHED_RUNS_BYTES = _cache_mb(640)  # app.cached.cell_run: whole runs, the newest first
+NEWEST_RUNS_BYTES = _cache_mb(256)  # app.cached's runs kept for reuse (mostly the same arrays)
+JACOBIAN_NORMS_BYTES = _cache_mb(8)  # app.cached.jacobian_norms: (T,) twice per entry
+KNOB_NORMS_BYTES = _cache_mb(40)  # app.cached.knob_frames: the slider's frames, (V, T) × 3
+SENSITIVITY_BYTES = _cache_mb(16)  # app.cached.sensitivity: (T, T) maps, T ≤ 300
+PHASE_COLUMNS_BYTES = _cache_mb(16)  # app.cached.phase_columns: (K,) floats and bools per column
+SLIDER_SWEEPS_BYTES = _cache_mb(48)  # app.views.slider_runs.SWEEPS: (41, T) × 3
+SLIDER_FRAMES_BYTES = _cache_mb(48)  # app.views.slider_runs.FRAMES: the frames as drawn
 CACHE_BYTES = (
     CACHED_RUNS_BYTES
     + NEWEST_RUNS_BYTES
@@ -63,7 +84,7 @@ CACHE_BYTES = (
     + PHASE_COLUMNS_BYTES
     + SLIDER_SWEEPS_BYTES
     + SLIDER_FRAMES_BYTES
-)  # 1.05 GiB in all
+)  # 1.05 GiB in all, times CACHE_SHARE
 
 # ---- the cost model ---------------------------------------------------------------------
 # Bytes a run holds at its peak, per step, sequence, hidden unit and direction,

@@ -261,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="a rerun slower is an error")
     parser.add_argument("--replicas", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classroom.md")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="sample the one-process server with py-spy during its load; write its stacks here",
+    )
     args = parser.parse_args(argv)
     if not (1 <= args.students <= 200 and 1 <= args.seconds <= 900):
         parser.error("--students 1…200 and --seconds 1…900 keep the load bounded")
@@ -269,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     with streamlit_server() as url:
         server = int(url.rsplit(":", 1)[1])
         pid = _listening_pid(server)
-        tally, memory, seconds = _run(url, lambda: _children(pid), args, seed=1)
+        with _sampled(pid, args.profile, args.seconds) as profile:
+            tally, memory, seconds = _run(url, lambda: _children(pid), args, seed=1)
         rows.append(_row("one process", tally, memory, seconds))
         errors = tally.errors[:5]
     with classroom(args.replicas) as (url, pid):
@@ -288,12 +294,68 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "Targets: p95 ≤ 1 s and 0 errors through make classroom; RSS ≤ 2 GB.",
             *(["", "First errors:", *(f"- {e}" for e in errors)] if errors else []),
+            *([] if args.profile is None else ["", *profile]),
         ]
     )
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report + "\n")
     return 0
+
+
+@contextlib.contextmanager
+def _sampled(pid: int, out: Path | None, seconds: float):
+    """py-spy samples ``pid``'s busy threads 100 times a second while the body
+    runs; afterwards the list it yields holds a Markdown table of where the
+    server's busy time went, function by function."""
+    summary: list[str] = []
+    if out is None:
+        yield summary
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [
+        str(spy),
+        "record",
+        "--pid",
+        str(pid),
+        "--format",
+        "raw",
+        "--function",
+        "--nonblocking",
+    ]
+    command += ["--duration", str(int(seconds) + 5), "--rate", "100", "--output", str(out)]
+    sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield summary
+    finally:
+        sampler.send_signal(signal.SIGINT)  # py-spy writes what it has and stops
+        sampler.wait(timeout=60)
+    summary += _profile_table(out)
+
+
+def _profile_table(path: Path, rows: int = 30) -> list[str]:
+    """The functions on the stack in most of py-spy's collapsed stacks at
+    ``path`` (busy samples only: py-spy leaves out idle threads): the app's,
+    the engine's, Plotly's and the busiest of Streamlit's own."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        for frame in set(stack.split(";")):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    table = [
+        f"Where the one process's busy time went (py-spy, {total} samples of busy threads; "
+        "a function's share of the samples in which it was on the stack):",
+        "",
+        "| function | share |",
+        "| --- | ---: |",
+    ]
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])
+    for frame, count in ranked[:rows]:
+        table.append(f"| `{frame}` | {100 * count / max(total, 1):.0f} % |")
+    return table
 
 
 def _listening_pid(port: int) -> int:

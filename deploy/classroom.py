@@ -134,6 +134,8 @@ def start_replica(classroom: Classroom, replica: Replica) -> None:
         os.environ,
         GFL_UPLOAD_STORE=str(classroom.upload_store),
         GFL_REPLICA=str(replica.index),
+        # the replicas' caches together hold what one process's would (app.budget)
+        GFL_CACHE_SHARE=str(1 / len(classroom.replicas)),
         STREAMLIT_SERVER_COOKIE_SECRET=classroom.cookie_secret,
     )
     command = [

@@ -9,6 +9,7 @@ own markup that are left out (each listed in the README).
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -77,15 +78,20 @@ def settle(page) -> None:
 @pytest.mark.parametrize("mode", list(MODES))
 def test_axe_finds_nothing_serious_on_any_tab(page, app_url, mode):
     open_app(page, app_url, MODES[mode])
-    found = {}
+    found, every = {}, {}
     for title in VIEW_MODULES:
         page.get_by_role("tab", name=title, exact=True).click()
         panel = page.get_by_role("tabpanel", name=title, exact=True)
         panel.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=TIMEOUT)
         settle(page)
-        violations = blocking(axe_audit(page))
+        audited = axe_audit(page)
+        every[title] = {f"{rule} ({impact})": n for (rule, impact), n in summary(audited).items()}
+        violations = blocking(audited)
         if violations:
             found[title] = (dict(summary(violations)), describe(violations))
+    # every finding, serious or not, per tab: the "after" beside test-output-before.json
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / f"axe_{mode}.json").write_text(json.dumps(every, indent=1, ensure_ascii=False))
     assert not found, found
 
 

@@ -5,6 +5,8 @@ other setting; the caches stay within their bytes."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -250,3 +252,18 @@ def test_every_cache_has_a_byte_bound_within_the_stated_total():
     assert slider_runs.SWEEPS._budget == budget.SLIDER_SWEEPS_BYTES
     assert slider_runs.FRAMES._budget == budget.SLIDER_FRAMES_BYTES
     assert budget.CACHE_BYTES <= 1.1 * 2**30
+
+
+@pytest.mark.parametrize(
+    "text, share", [(None, 1.0), ("", 1.0), ("0.5", 0.5), ("0", 1.0), ("2", 1.0), ("x", 1.0)]
+)
+def test_the_cache_share_is_a_number_in_zero_to_one(text, share):
+    assert budget.cache_share(text) == share
+
+
+def test_a_replica_keeps_its_share_of_every_cache():
+    show = "import app.budget as b; print(b.CACHE_BYTES, b.CACHED_RUNS_BYTES)"
+    env = dict(os.environ, GFL_CACHE_SHARE="0.25")
+    quarter = subprocess.check_output([sys.executable, "-c", show], cwd=ROOT, env=env, text=True)
+    total, runs = map(int, quarter.split())
+    assert total <= budget.CACHE_BYTES / 4 and runs == budget.CACHED_RUNS_BYTES // 4

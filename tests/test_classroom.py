@@ -226,6 +226,18 @@ def test_a_page_survives_the_death_of_its_replica(classroom):
             browser.close()
 
 
+def test_the_replicas_share_one_processs_cache_budget(classroom):
+    running = {}  # replica → its newest pid (a killed one is started again)
+    for line in classroom.lines:
+        match = re.search(r"replica (\d+) pid (\d+)", line)
+        if match:
+            running[match.group(1)] = int(match.group(2))
+    assert len(running) == 2
+    for pid in running.values():
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"GFL_CACHE_SHARE=0.5" in environ, pid
+
+
 def test_sigterm_stops_every_process_it_started(classroom):
     pids = classroom.pids()
     folder = Path(classroom.wait_for(r"folder (\S+)").group(1))

@@ -75,3 +75,8 @@ def test_the_running_server_refuses_an_upload_without_the_token_and_other_origin
         with urllib.request.urlopen(health, timeout=10) as reply:
             allowed = reply.headers.get("Access-Control-Allow-Origin")
         assert allowed not in ("*", "https://evil.example")
+
+
+def test_no_full_garbage_collection_after_every_rerun():
+    # a fifth of a loaded classroom server's busy time (bench/classroom.py --profile)
+    assert CONFIG["runner"]["postScriptGC"] is False
