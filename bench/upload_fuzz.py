@@ -49,6 +49,8 @@ def upload_at(commit: str):
         capture_output=True,
         text=True,
     ).stdout
+    # the explorer's state has moved since (app/explorer/state.py); the names did not
+    source = source.replace("from app.state import", "from app.explorer.state import")
     path = Path(tempfile.mkdtemp()) / f"upload_at_{commit}.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -66,10 +68,8 @@ def answer(read, data: bytes) -> tuple[str, int]:
         outcome = "accepted"
     except ValueError:
         outcome = "ValueError"
-    except Exception as error:  # what the harness counts
+    except Exception as error:  # what the harness counts (MemoryError among them)
         outcome = type(error).__name__
-    except MemoryError:
-        outcome = "MemoryError"
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
