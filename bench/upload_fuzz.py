@@ -49,8 +49,11 @@ def upload_at(commit: str):
         capture_output=True,
         text=True,
     ).stdout
-    # the explorer's state has moved since (app/explorer/state.py); the names did not
-    source = source.replace("from app.state import", "from app.explorer.state import")
+    # the explorer's state has moved since (app/explorer/state.py, app/links.py)
+    source = source.replace(
+        "from app.state import DIGEST_LENGTH, FIELD_BY_NAME",
+        "from app.explorer.state import FIELD_BY_NAME\nfrom app.links import DIGEST_LENGTH",
+    )
     path = Path(tempfile.mkdtemp()) / f"upload_at_{commit}.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location(path.stem, path)
