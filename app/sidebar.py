@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import cached, session, upload, weights_panel
+from app import cached, presenter, session, upload, weights_panel
 from app.compute import GATE_BLOCKS, cell_spec, spectral_radius
 from app.presets import PRESETS, matching_preset
 from app.state import (
@@ -161,6 +161,7 @@ def render() -> Settings:
             )
             or previous.theme
         )
+    presenter.entry(bar)
     bar.pills(
         "Presets — one click sets every control",
         list(PRESETS),

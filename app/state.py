@@ -33,6 +33,7 @@ SIGNALS = ("noise", "impulse", "sine", "constant", "impulse_zeros")
 SETUPS = ("many_to_one", "many_to_many", "one_to_one")
 LOSSES = ("mse", "bce", "cross_entropy")
 THEMES = ("light", "dark")
+PRESENTED = ("flow", "sweep")  # the charts the presenter view can show
 
 MAX_GRID_SIZE = 4  # the recurrent matrix is editable cell by cell up to this H
 DIGEST_LENGTH = 16  # hex digits of an upload's sha256 that name it in a link
@@ -130,6 +131,8 @@ FIELDS: tuple[Field, ...] = (
     Field("weights", "npz", "digest", None, "Uploaded weights", optional=True),
     Field("projector", "proj", "bool", False, "Projector mode"),
     Field("theme", "theme", "choice", "light", "Theme", THEMES),
+    # the presenter view (app.presenter): one chart full screen, for the lecture
+    Field("present", "show", "choice", None, "Presenter view", PRESENTED, optional=True),
 )
 # How the charts look, not what they show: presets leave these as they are.
 DISPLAY_FIELDS = ("projector", "theme")
@@ -178,6 +181,7 @@ class Settings:
     weights: str | None = _default("weights")
     projector: bool = _default("projector")
     theme: str = _default("theme")
+    present: str | None = _default("present")
 
     def __post_init__(self) -> None:
         for f in FIELDS:

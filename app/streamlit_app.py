@@ -30,6 +30,7 @@ from app import (  # noqa: E402
     chart_keys,
     figures,
     inert,
+    presenter,
     process,
     session,
     sidebar,
@@ -64,6 +65,12 @@ def main() -> None:
     # The charts are sent before the notices above them and before the sidebar:
     # the browser draws what reaches it first, first (``session.expected``).
     settings = session.expected()
+    if settings.present is not None:  # one chart full screen, for the lecture
+        notices = session.pop_notices()
+        finish = presenter.render(settings, Runs(settings), notices)
+        if finish is not None:
+            finish_view(settings, finish, notices)
+        return
     top = st.container()
     runs = Runs(settings)
     finish = draw_views(settings, runs)
