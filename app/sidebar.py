@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import cached, presenter, session, upload, weights_panel
+from app import cached, lecture, presenter, session, upload, weights_panel
 from app.compute import GATE_BLOCKS, cell_spec, spectral_radius
 from app.presets import PRESETS, matching_preset
 from app.state import (
@@ -24,6 +24,7 @@ from app.state import (
     CELL_NAMES,
     DISPLAY_FIELDS,
     FIELD_BY_NAME,
+    LECTURE_FIELDS,
     MAX_GRID_SIZE,
     THEMES,
     Settings,
@@ -68,7 +69,7 @@ def _apply_preset() -> None:
     name = st.session_state.get(PRESET_KEY)
     if name in PRESETS:
         previous = st.session_state[session.SETTINGS_KEY]
-        display = {n: getattr(previous, n) for n in DISPLAY_FIELDS}
+        display = {n: getattr(previous, n) for n in DISPLAY_FIELDS + LECTURE_FIELDS}
         settings = PRESETS[name].settings.replace(**display)
         st.session_state[session.SETTINGS_KEY] = settings
         session.load_widgets(settings, only_missing=False)
@@ -162,6 +163,7 @@ def render() -> Settings:
             or previous.theme
         )
     presenter.entry(bar)
+    lecture.lock_control(bar, previous)
     bar.pills(
         "Presets — one click sets every control",
         list(PRESETS),

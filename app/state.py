@@ -133,9 +133,33 @@ FIELDS: tuple[Field, ...] = (
     Field("theme", "theme", "choice", "light", "Theme", THEMES),
     # the presenter view (app.presenter): one chart full screen, for the lecture
     Field("present", "show", "choice", None, "Presenter view", PRESENTED, optional=True),
+    # the gradient-flow chart's y axis locked at 10^y_low … 10^y_high (app.lecture)
+    Field(
+        "y_low",
+        "ylo",
+        "int",
+        None,
+        "Locked y axis: lowest power of ten",
+        low=-330,
+        high=330,
+        optional=True,
+    ),
+    Field(
+        "y_high",
+        "yhi",
+        "int",
+        None,
+        "Locked y axis: highest power of ten",
+        low=-330,
+        high=330,
+        optional=True,
+    ),
 )
 # How the charts look, not what they show: presets leave these as they are.
 DISPLAY_FIELDS = ("projector", "theme")
+# How a lecture shows the charts (the presenter view, a locked axis): presets
+# leave these as they are too, and a preset still matches under them.
+LECTURE_FIELDS = ("present", "y_low", "y_high")
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -182,6 +206,8 @@ class Settings:
     projector: bool = _default("projector")
     theme: str = _default("theme")
     present: str | None = _default("present")
+    y_low: int | None = _default("y_low")
+    y_high: int | None = _default("y_high")
 
     def __post_init__(self) -> None:
         for f in FIELDS:
@@ -214,8 +240,18 @@ class Settings:
 
     @property
     def content(self) -> Settings:
-        """These settings with the display fields at their defaults: what is shown."""
-        return dataclasses.replace(self, **{n: _default(n) for n in DISPLAY_FIELDS})
+        """These settings with the display (and lecture) fields at their
+        defaults: what is shown."""
+        shown_as = DISPLAY_FIELDS + LECTURE_FIELDS
+        return dataclasses.replace(self, **{n: _default(n) for n in shown_as})
+
+    @property
+    def y_lock(self) -> tuple[int, int] | None:
+        """(lowest, highest) power of ten of the locked y axis, or None when
+        it follows the lines (either end off, or the ends in the wrong order)."""
+        if self.y_low is None or self.y_high is None or self.y_low >= self.y_high:
+            return None
+        return self.y_low, self.y_high
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes``, each checked (ValueError names the field)."""

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import budget, cached, charts, flow_chart, panels
+from app import budget, cached, charts, flow_chart, lecture, panels
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
 from app.presets import TANH_NOTE_PRESETS, matching_preset
 from app.state import Settings
@@ -46,7 +46,9 @@ def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
     out = {}
     flow = flow_parts(settings, runs)
     if flow is not None:
-        out["gradient_flow"] = flow_chart.gradient_flow_figure(flow.lines, **flow.figure_args)
+        out["gradient_flow"] = lecture.lock_y(
+            flow_chart.gradient_flow_figure(flow.lines, **flow.figure_args), settings
+        )
     heatmap = heatmap_figure(settings, runs)
     if heatmap is not None:
         out["gradient_heatmap"] = heatmap
@@ -180,7 +182,7 @@ def flow_figure(settings: Settings, runs: Runs) -> DrawnFlow | None:
     T = settings.steps
 
     def static() -> go.Figure:  # what is exported; built only when drawn or downloaded
-        return flow_chart.gradient_flow_figure(lines, **figure_args)
+        return lecture.lock_y(flow_chart.gradient_flow_figure(lines, **figure_args), settings)
 
     specs = {kind: cached.knob_free(runs.spec(kind)) for kind in kinds}
     values = scrub_values(runs.spec(kinds[0]))
@@ -190,7 +192,9 @@ def flow_figure(settings: Settings, runs: Runs) -> DrawnFlow | None:
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
     if ready:
         scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
-        fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
+        fig = lecture.lock_y(
+            flow_chart.gradient_flow_figure(lines, **scrub, **figure_args), settings
+        )
     else:
         fig = static()
     pending = (specs, sweeps, values) if scrub_wanted and not ready else None

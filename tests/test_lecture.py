@@ -1,0 +1,95 @@
+"""The lecture's additions to the gradient-flow chart (issue 13): a locked y
+axis, two settings on one chart, the analytic reference (ρ·f̄′)ⁿ."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from app.figures import view_figures  # noqa: E402
+from app.state import Settings  # noqa: E402
+from app.views import gradient_flow  # noqa: E402
+
+APP = str(ROOT / "app" / "streamlit_app.py")
+
+
+def fresh(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def flow_spec(at: AppTest) -> dict:
+    for element in at.get("plotly_chart"):
+        if element.proto.id.split("-")[-1] == "gradient_flow":
+            return json.loads(element.proto.spec)
+    raise LookupError("no gradient-flow chart")
+
+
+def y_range(spec: dict) -> list[float]:
+    return spec["layout"]["yaxis"]["range"]
+
+
+def exported_range(settings: Settings) -> list[float]:
+    fig = view_figures(gradient_flow, settings)["gradient_flow"]
+    return fig.to_dict()["layout"]["yaxis"]["range"]
+
+
+# ---- a locked y axis -------------------------------------------------------------------
+
+
+def test_a_locked_y_axis_stays_put_while_rho_and_t_change():
+    first = Settings(cells=("rnn",), hidden_size=8, spectral_radius=0.5, seq_len=60)
+    second = first.replace(spectral_radius=1.4, seq_len=90)
+    assert exported_range(first) != exported_range(second)  # unlocked, the axis follows
+    locked = {"y_low": -25, "y_high": 10}
+    assert exported_range(first.replace(**locked)) == [-25.0, 10.0]
+    assert exported_range(second.replace(**locked)) == [-25.0, 10.0]
+
+
+def test_the_lock_is_in_the_link_and_holds_on_the_page():
+    query = {"cell": "rnn", "H": "8", "rho": "0.5", "T": "60", "ylo": "-25", "yhi": "10"}
+    at = fresh(query)
+    assert_clean(at)
+    assert y_range(flow_spec(at)) == [-25, 10]
+    assert at.query_params == query
+    at.slider(key="seq_len").set_value(150).run()
+    assert_clean(at)
+    assert y_range(flow_spec(at)) == [-25, 10]
+
+
+def test_the_toggle_locks_the_axis_where_it_is():
+    at = fresh({"cell": "rnn", "H": "8", "rho": "0.5", "T": "60"})
+    shown = y_range(flow_spec(at))
+    at.toggle(key="y_lock_on").set_value(True).run()
+    assert_clean(at)
+    low, high = int(at.query_params["ylo"]), int(at.query_params["yhi"])
+    assert low == np.floor(shown[0]) and high == np.ceil(shown[1])
+    at.slider(key="seq_len").set_value(150).run()
+    assert y_range(flow_spec(at)) == [low, high]
+    unlocked = fresh({"cell": "rnn", "H": "8", "rho": "0.5", "T": "150"})
+    assert y_range(flow_spec(unlocked)) != [low, high]  # without the lock it would move
+    at.toggle(key="y_lock_on").set_value(False).run()
+    assert "ylo" not in at.query_params and y_range(flow_spec(at)) != [low, high]
+
+
+@pytest.mark.parametrize(("low", "high"), [(5, 5), (3, -3), (None, 4)])
+def test_a_lock_without_two_ordered_ends_follows_the_lines(low, high):
+    settings = Settings(cells=("rnn",), y_low=low, y_high=high)
+    assert settings.y_lock is None
+    assert exported_range(settings) == exported_range(Settings(cells=("rnn",)))
