@@ -38,7 +38,8 @@ def widget_values(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, name)
         values[name + "_on"] = value is not None
         values[name] = FALLBACK[name] if value is None else value
-    values["spectral_radius"] = settings.spectral_radius or FALLBACK["spectral_radius"]
+    radius = settings.spectral_radius  # ρ = 0 is a value, not "off"
+    values["spectral_radius"] = FALLBACK["spectral_radius"] if radius is None else radius
     return values
 
 
