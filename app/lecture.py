@@ -9,6 +9,7 @@ chart has when it is turned on, rounded out to whole powers of ten.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -80,3 +81,89 @@ def lock_control(bar, settings: Settings) -> None:
     if settings.y_lock is not None:
         low, high = settings.y_lock
         bar.caption(f"The y axis stays at 10^{low} … 10^{high}.")
+
+
+# ---- the analytic reference of a matrix: (ρ·f̄′)ⁿ ----------------------------------------
+# f′ at a_t from h_t = f(a_t) itself (tanh′ = 1 − h², σ′ = h(1 − h), ReLU′ = [h > 0]).
+SLOPES = {
+    "tanh": lambda h: 1.0 - h * h,
+    "sigmoid": lambda h: h * (1.0 - h),
+    "relu": lambda h: (h > 0).astype(np.float64),
+    "linear": np.ones_like,
+}
+REFERENCE_CELL = "rnn"  # the cell whose one-step Jacobian is diag(f′(a_t)) W_hh
+
+
+@dataclass(frozen=True)
+class SlopeReference:
+    """(T,) ‖∂L/∂h_{T−1}‖ · (ρ·f̄′)^(T−1−t) of the Elman RNN: ρ the spectral
+    radius of its W_hh, f̄′ the mean of f′(a_τ) over the steps τ = 1 … T−1 the
+    product runs over and every unit, as the run met them."""
+
+    radius: float
+    slope: float
+    values: np.ndarray
+
+
+def slope_reference(settings: Settings, runs) -> SlopeReference | None:
+    """The Elman RNN's reference when it is shown with H > 1 and ran; else None
+    (one unit has its own, wⁿ)."""
+    if settings.single_unit or REFERENCE_CELL not in settings.cells:
+        return None
+    run = runs.get(REFERENCE_CELL)
+    if run.trace is None or run.params is None or settings.steps < 2:
+        return None
+    from app.compute import norms_over_time, spectral_radius
+
+    H = run.spec.hidden_size
+    radius = spectral_radius(run.params["weight_hh"][:H])
+    slope = float(np.mean(SLOPES[settings.activation](run.trace.hidden[1:])))
+    anchor = norms_over_time(run.trace.grad_hidden)[-1]
+    T = settings.steps
+    with np.errstate(all="ignore"):
+        values = anchor * (radius * slope) ** (T - 1 - np.arange(T, dtype=np.float64))
+    return SlopeReference(radius, slope, values)
+
+
+def reference_name(settings: Settings, reference: SlopeReference) -> str:
+    f = settings.activation
+    return (
+        f"(ρ·f̄′)<sup>T−1−t</sup>, Elman: ρ = {reference.radius:.3g}, "
+        f"f̄′ = mean {f}′ = {reference.slope:.3g}"
+    )
+
+
+def extra_lines(settings: Settings, runs, steps: np.ndarray) -> list:
+    """Lines drawn after the cells' (the in-chart slider leaves them as they
+    are): the matrix's analytic reference."""
+    from app.charts import OKABE_ITO, Line
+
+    lines = []
+    reference = slope_reference(settings, runs)
+    if reference is not None:
+        lines.append(
+            Line(
+                reference_name(settings, reference),
+                OKABE_ITO["black"],
+                steps,
+                reference.values[steps],
+                dash="dash",
+                width=2,
+            )
+        )
+    return lines
+
+
+def reference_note(settings: Settings, runs) -> None:
+    """The sentence beside the chart that defines f̄′ with this run's numbers."""
+    reference = slope_reference(settings, runs)
+    if reference is None:
+        return
+    f = settings.activation
+    st.markdown(
+        f"Dashed black: what the Elman RNN's gradient would do if every step multiplied "
+        f"it by the same ρ·f̄′ = {reference.radius:.3g} × {reference.slope:.3g} = "
+        f"{reference.radius * reference.slope:.3g}, with ρ the spectral radius of its "
+        f"W_hh and f̄′ the mean of {f}′(a_t) over its steps and units in this run, as "
+        "the single unit's wⁿ. The in-chart slider leaves it at this ρ."
+    )

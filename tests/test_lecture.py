@@ -93,3 +93,58 @@ def test_a_lock_without_two_ordered_ends_follows_the_lines(low, high):
     settings = Settings(cells=("rnn",), y_low=low, y_high=high)
     assert settings.y_lock is None
     assert exported_range(settings) == exported_range(Settings(cells=("rnn",)))
+
+
+# ---- the analytic reference (ρ·f̄′)ⁿ of a matrix ------------------------------------------
+
+
+def decoded(value) -> np.ndarray:
+    import base64
+
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), np.dtype(value["dtype"]))
+    return np.asarray(value, dtype=float)
+
+
+def reference_trace(spec: dict) -> dict:
+    found = [t for t in spec["data"] if str(t.get("name", "")).startswith("(ρ·f̄′)")]
+    assert len(found) == 1, [t.get("name") for t in spec["data"]]
+    return found[0]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_the_matrix_reference_is_rho_times_the_mean_slope_to_the_n(activation):
+    from app.compute import cell_spec, run_cell
+
+    settings = Settings(
+        cells=("rnn", "lstm"),
+        hidden_size=8,
+        seq_len=60,
+        seed=3,
+        activation=activation,
+        spectral_radius=1.1,
+    )
+    spec = view_figures(gradient_flow, settings)["gradient_flow"].to_dict()
+    trace = reference_trace(spec)
+    # the same quantities, computed here from the Elman RNN's run
+    run = run_cell(cell_spec(settings, "rnn"))
+    rho = np.max(np.abs(np.linalg.eigvals(run.params["weight_hh"])))
+    h = run.trace.hidden[1:]  # a_1 … a_{T−1}: the steps the product multiplies
+    slope = np.mean(1 - h**2) if activation == "tanh" else np.mean(h > 0)
+    assert 0 < slope < 1
+    anchor = np.linalg.norm(run.trace.grad_hidden[-1])
+    t = decoded(trace["x"]).astype(int)
+    np.testing.assert_allclose(decoded(trace["y"]), anchor * (rho * slope) ** (59 - t), rtol=1e-9)
+    assert f"ρ = {rho:.3g}" in trace["name"] and f"{slope:.3g}" in trace["name"]
+    assert f"mean {activation}′" in trace["name"]  # what f̄′ is, said in the legend
+
+
+def test_the_page_defines_the_slope_and_the_single_unit_keeps_its_own():
+    at = fresh({"H": "8", "T": "60", "rho": "1.1"})
+    assert_clean(at)
+    reference_trace(flow_spec(at))
+    assert any("mean of tanh′(a_t)" in m.value for m in at.markdown)
+    single = fresh({"H": "1", "T": "60"})
+    names = [t.get("name", "") for t in flow_spec(single)["data"]]
+    assert not any(n.startswith("(ρ·f̄′)") for n in names)
+    assert any(n.startswith("|w|<sup>") for n in names)

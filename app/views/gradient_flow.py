@@ -75,6 +75,7 @@ def flow_parts(settings: Settings, runs: Runs) -> FlowParts | None:
     steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
     sources = line_sources(settings, kinds)
     lines = [_line(settings, runs, source, steps, None) for source in sources]
+    lines += lecture.extra_lines(settings, runs, steps)  # after the in-chart slider's
     return FlowParts(kinds, steps, sources, lines, _figure_args(settings))
 
 
@@ -124,6 +125,7 @@ def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowPart
         _line(settings, runs, source, steps, row[kept.active])
         for source, row in zip(sources, rows, strict=True)
     ]
+    lines += lecture.extra_lines(settings, runs, steps)  # after the in-chart slider's
     return FlowParts(list(settings.cells), steps, sources, lines, _figure_args(settings))
 
 
@@ -146,6 +148,7 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     finished = list(runs.finished())  # the engine runs the current settings here, if not before
     with right:
         _explain(settings, runs, finished, drawn.scrub_wanted, drawn.seconds)
+        lecture.reference_note(settings, runs)
     _heatmap(settings, runs)
     return drawn.finisher(status)
 
