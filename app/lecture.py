@@ -1,5 +1,7 @@
 """What a lecture adds to the gradient-flow chart: a y axis locked while the
-settings change, so that two slides compare.
+settings change, so that two slides compare; a second setting drawn beside
+the first (another seed, another ρ); the analytic reference (ρ·f̄′)ⁿ of the
+Elman RNN's matrix, as the single unit has wⁿ.
 
 The lock is two fields of ``Settings`` (``y_low``, ``y_high``: powers of
 ten, ``ylo`` / ``yhi`` in a link); the sidebar's toggle stores the range the
@@ -21,16 +23,23 @@ from app.state import Settings
 
 LOCK_KEY = "y_lock_on"
 UNLOCKED_RANGE = (-10, 1)  # a chart with nothing finite to show has no range to keep
+STEPS_BACK = 50  # the notes' worked figure, as the chart's text
 
 
 def lock_y(fig: go.Figure, settings: Settings) -> go.Figure:
-    """``fig`` with its y axis at ``settings.y_lock`` (powers of ten), if locked."""
+    """``fig`` with its y axis at ``settings.y_lock`` (powers of ten), if
+    locked; and the compared setting's lines with open markers (beside the
+    dashes: a second thing than colour that tells them apart)."""
     lock = settings.y_lock
-    if lock is None:
+    if lock is None and settings.compared is None:
         return fig
     from app.flow_chart import AssembledFigure  # flow_chart draws; this only patches
 
     spec = fig.to_dict()
+    if settings.compared is not None:
+        spec["data"] = [_opened(trace) for trace in spec["data"]]
+    if lock is None:
+        return AssembledFigure(spec)
     layout = dict(spec["layout"])
     values, labels = log_ticks(float(lock[0]), float(lock[1]))
     layout["yaxis"] = {
@@ -43,6 +52,14 @@ def lock_y(fig: go.Figure, settings: Settings) -> go.Figure:
         "ticktext": labels,
     }
     return AssembledFigure({**spec, "layout": layout})
+
+
+def _opened(trace: dict) -> dict:
+    marker = trace.get("marker")
+    dash = (trace.get("line") or {}).get("dash")
+    if dash != COMPARED_DASH or not isinstance(marker, dict) or "symbol" not in marker:
+        return trace
+    return {**trace, "marker": {**marker, "symbol": f"{marker['symbol']}-open"}}
 
 
 def shown_y_range(settings: Settings) -> tuple[int, int]:
@@ -133,12 +150,112 @@ def reference_name(settings: Settings, reference: SlopeReference) -> str:
     )
 
 
+# ---- two settings on one chart ------------------------------------------------------------
+COMPARED_DASH = "longdash"  # the cells' own colours; solid is the first setting
+
+
+def compared_words(settings: Settings) -> str:
+    """What the compared setting changes: "seed = 3", "ρ = 1.2", "w = 1.1"."""
+    words = []
+    if settings.compare_seed is not None:
+        words.append(f"seed = {settings.compare_seed}")
+    if settings.compare_radius is not None:
+        knob = "w" if settings.single_unit else "ρ"
+        words.append(f"{knob} = {settings.compare_radius:g}")
+    return ", ".join(words)
+
+
+def compared_runs(settings: Settings):
+    """The engine runs of the compared setting (``app.views.common.Runs``), or None."""
+    other = settings.compared
+    if other is None:
+        return None
+    from app.views.common import Runs
+
+    return Runs(other)
+
+
+def compared_lines(settings: Settings, steps: np.ndarray) -> list:
+    """‖∂L/∂h_t‖ of every cell at the compared setting, long-dashed in the
+    cell's colour, named "LSTM, ρ = 1.2"."""
+    runs = compared_runs(settings)
+    if runs is None:
+        return []
+    from app.charts import Line
+    from app.compute import norms_over_time
+    from app.views.common import colour, name
+
+    words = compared_words(settings)
+    return [
+        Line(
+            f"{name(kind)}, {words}",
+            colour(kind),
+            steps,
+            norms_over_time(run.trace.grad_hidden)[steps],
+            dash=COMPARED_DASH,
+        )
+        for kind, run in runs.finished()
+    ]
+
+
+def compare_note(settings: Settings) -> None:
+    """The sentence beside the chart that says what the long-dashed lines are."""
+    runs = compared_runs(settings)
+    if runs is None:
+        return
+    from app.compute import gradient_ratio, norms_over_time
+    from app.views.common import name, sci
+
+    back = min(STEPS_BACK, settings.steps - 1)
+    parts = []
+    for kind, run in runs.finished():
+        ratio = gradient_ratio(norms_over_time(run.trace.grad_hidden), back)
+        parts.append(f"**{name(kind)}** {sci(ratio)}")
+    text = (
+        f"Long-dashed, in the same colours: the same cells with {compared_words(settings)}"
+        " (the in-chart slider leaves them as they are)."
+    )
+    if parts and back > 0:
+        text += f" There, {back} steps back holds " + "; ".join(parts) + " of the last step's."
+    st.markdown(text)
+
+
+def compare_controls(bar, chosen: dict, single_unit: bool, optional_number) -> None:
+    """The sidebar's "compare with" toggles and numbers (``optional_number``:
+    the sidebar's toggle-and-number pair)."""
+    bar.header("Compare on one chart")
+    knob = "w" if single_unit else "ρ"
+    chosen["compare_seed"] = optional_number(
+        bar,
+        "compare_seed",
+        toggle_label="Compare with another seed",
+        label="Second seed",
+        min_value=0,
+        max_value=2**31 - 1,
+        step=1,
+        help="Draw the gradient-flow chart's cells again with this seed, long-dashed "
+        "in the same colours.",
+    )
+    chosen["compare_radius"] = optional_number(
+        bar,
+        "compare_radius",
+        toggle_label=f"Compare with another {knob}",
+        label=f"Second {knob}",
+        min_value=0.0,
+        max_value=3.0,
+        step=0.05,
+        fmt="%g",
+        help=f"Draw the gradient-flow chart's cells again with {knob} at this value, "
+        "long-dashed in the same colours.",
+    )
+
+
 def extra_lines(settings: Settings, runs, steps: np.ndarray) -> list:
     """Lines drawn after the cells' (the in-chart slider leaves them as they
     are): the matrix's analytic reference."""
     from app.charts import OKABE_ITO, Line
 
-    lines = []
+    lines = compared_lines(settings, steps)
     reference = slope_reference(settings, runs)
     if reference is not None:
         lines.append(

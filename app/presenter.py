@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import budget, budget_notice, flow_chart, session
+from app import budget, budget_notice, flow_chart, lecture, session
 from app.compute import gradient_ratio, norms_over_time
 from app.state import Settings
 from app.style import access_css, page_css
@@ -143,9 +143,14 @@ def numbers(settings: Settings, runs: Runs) -> None:
             st.metric(knob, f"{value:.2f}")
             st.caption(f"The numbers are at this {knob}; the slider under the chart shows others.")
         st.caption(f"‖∂L/∂h‖ {back} steps back, as a share of ‖∂L/∂h at t = {T - 1}‖")
-        for kind, run in runs.finished():
+        shown = [(name(kind), run) for kind, run in runs.finished()]
+        other = lecture.compared_runs(settings) if settings.present == "flow" else None
+        if other is not None:  # the long-dashed lines' numbers too
+            words = lecture.compared_words(settings)
+            shown += [(f"{name(kind)}, {words}", run) for kind, run in other.finished()]
+        for label, run in shown:
             ratio = gradient_ratio(norms_over_time(run.trace.grad_hidden), back) if back else None
-            st.metric(name(kind), "—" if ratio is None else sci(ratio))
+            st.metric(label, "—" if ratio is None else sci(ratio))
         st.caption("← → or Page Up / Page Down (a clicker) step the chart frame by frame.")
 
 

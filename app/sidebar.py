@@ -322,6 +322,7 @@ def render() -> Settings:
         help="Draws the weights and the noise. The same seed gives the same run.",
     )
 
+    lecture.compare_controls(bar, chosen, chosen["hidden_size"] == 1, _optional_number)
     weights_panel.controls(bar, previous)
 
     grid_slot = chosen.pop("_grid_slot", None)

@@ -154,6 +154,27 @@ FIELDS: tuple[Field, ...] = (
         high=330,
         optional=True,
     ),
+    # one other value of one knob, drawn beside the first on the gradient-flow chart
+    Field(
+        "compare_seed",
+        "seed2",
+        "int",
+        None,
+        "Compare with seed",
+        low=0,
+        high=2**31 - 1,
+        optional=True,
+    ),
+    Field(
+        "compare_radius",
+        "rho2",
+        "float",
+        None,
+        "Compare with ρ (w for one unit)",
+        low=0.0,
+        high=3.0,
+        optional=True,
+    ),
 )
 # How the charts look, not what they show: presets leave these as they are.
 DISPLAY_FIELDS = ("projector", "theme")
@@ -208,6 +229,8 @@ class Settings:
     present: str | None = _default("present")
     y_low: int | None = _default("y_low")
     y_high: int | None = _default("y_high")
+    compare_seed: int | None = _default("compare_seed")
+    compare_radius: float | None = _default("compare_radius")
 
     def __post_init__(self) -> None:
         for f in FIELDS:
@@ -244,6 +267,22 @@ class Settings:
         defaults: what is shown."""
         shown_as = DISPLAY_FIELDS + LECTURE_FIELDS
         return dataclasses.replace(self, **{n: _default(n) for n in shown_as})
+
+    @property
+    def compared(self) -> Settings | None:
+        """The settings drawn beside these on the gradient-flow chart, or None:
+        the other seed and/or the other ρ (w for one unit; W_hh is then drawn
+        from the seed and rescaled, as the ρ slider does)."""
+        if self.compare_seed is None and self.compare_radius is None:
+            return None
+        changes: dict[str, Any] = {"compare_seed": None, "compare_radius": None}
+        if self.compare_seed is not None:
+            changes["seed"] = self.compare_seed
+        if self.compare_radius is not None and self.single_unit:
+            changes["recurrent_weight"] = self.compare_radius
+        elif self.compare_radius is not None:
+            changes.update(spectral_radius=self.compare_radius, recurrent_matrix=None)
+        return dataclasses.replace(self, **changes)
 
     @property
     def y_lock(self) -> tuple[int, int] | None:

@@ -148,3 +148,96 @@ def test_the_page_defines_the_slope_and_the_single_unit_keeps_its_own():
     names = [t.get("name", "") for t in flow_spec(single)["data"]]
     assert not any(n.startswith("(ρ·f̄′)") for n in names)
     assert any(n.startswith("|w|<sup>") for n in names)
+
+
+# ---- two settings side by side on one chart -----------------------------------------------
+
+
+def traces_by_name(spec: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in spec["data"]}
+
+
+def engine_norms(settings: Settings, kind: str) -> np.ndarray:
+    from app.compute import cell_spec, norms_over_time, run_cell
+
+    return norms_over_time(run_cell(cell_spec(settings, kind)).trace.grad_hidden)
+
+
+@pytest.mark.parametrize(
+    ("changes", "other", "words"),
+    [
+        ({"compare_radius": 1.2}, {"spectral_radius": 1.2}, "ρ = 1.2"),
+        ({"compare_seed": 5}, {"seed": 5}, "seed = 5"),
+        (
+            {"compare_seed": 5, "compare_radius": 1.2},
+            {"seed": 5, "spectral_radius": 1.2},
+            "seed = 5, ρ = 1.2",
+        ),
+    ],
+)
+def test_the_second_setting_is_drawn_dashed_beside_the_first(changes, other, words):
+    first = Settings(cells=("rnn", "lstm"), hidden_size=8, seq_len=70, spectral_radius=0.8)
+    spec = view_figures(gradient_flow, first.replace(**changes))["gradient_flow"].to_dict()
+    traces = traces_by_name(spec)
+    for kind, label in (("rnn", "Elman RNN"), ("lstm", "LSTM")):
+        mine, theirs = traces[label], traces[f"{label}, {words}"]
+        assert theirs["line"]["color"] == mine["line"]["color"]  # the cell's colour
+        assert mine["line"]["dash"] == "solid" and theirs["line"]["dash"] == "longdash"
+        assert theirs["marker"]["symbol"] == mine["marker"]["symbol"] + "-open"
+        t = decoded(theirs["x"]).astype(int)
+        np.testing.assert_array_equal(decoded(mine["y"]), engine_norms(first, kind)[t])
+        np.testing.assert_array_equal(
+            decoded(theirs["y"]), engine_norms(first.replace(**other), kind)[t]
+        )
+
+
+def test_a_single_unit_compares_another_w():
+    first = Settings(cells=("rnn",), hidden_size=1, seq_len=40, recurrent_weight=0.9)
+    spec = view_figures(gradient_flow, first.replace(compare_radius=1.1))["gradient_flow"]
+    theirs = traces_by_name(spec.to_dict())["Elman RNN, w = 1.1"]
+    t = decoded(theirs["x"]).astype(int)
+    other = first.replace(recurrent_weight=1.1)
+    np.testing.assert_array_equal(decoded(theirs["y"]), engine_norms(other, "rnn")[t])
+
+
+def test_the_comparison_round_trips_through_the_link_and_the_sidebar():
+    query = {"cell": "rnn", "H": "8", "T": "70", "rho": "0.8", "rho2": "1.2", "seed2": "5"}
+    at = fresh(query)
+    assert_clean(at)
+    assert at.query_params == query
+    assert at.number_input(key="compare_radius").value == 1.2
+    assert at.number_input(key="compare_seed").value == 5
+    assert at.toggle(key="compare_seed_on").value is True
+    assert "Elman RNN, seed = 5, ρ = 1.2" in traces_by_name(flow_spec(at))
+    assert any("Long-dashed" in m.value for m in at.markdown)
+    at.toggle(key="compare_seed_on").set_value(False).run()
+    at.number_input(key="compare_radius").set_value(1.5).run()
+    assert_clean(at)
+    assert at.query_params == {**{k: v for k, v in query.items() if k != "seed2"}, "rho2": "1.5"}
+    names = set(traces_by_name(flow_spec(at)))
+    assert "Elman RNN, ρ = 1.5" in names and not any("seed = 5" in n for n in names)
+    again = fresh(dict(at.query_params))
+    assert traces_by_name(flow_spec(again)).keys() == traces_by_name(flow_spec(at)).keys()
+
+
+def test_the_budget_counts_the_second_settings_runs():
+    from app import budget
+
+    alone = Settings(cells=tuple(budget.FIELDS), hidden_size=256, seq_len=2000)
+    both = alone.replace(compare_radius=1.2)
+    cost = budget.view_cost(both, budget.FLOW)
+    assert cost == budget.runs_cost(alone) + budget.runs_cost(alone.replace(spectral_radius=1.2))
+    assert budget.check(alone, budget.FLOW).fits
+    verdict = budget.check(both, budget.FLOW)
+    assert not verdict.fits  # twice the runs no longer fit in memory
+    offer = next(o for o in verdict.offers if o.label == "Without the comparison")
+    assert offer.settings == alone
+    assert budget.check(both, "Backward sweep").fits  # only the chart that draws it pays
+
+
+def test_turning_a_comparison_on_in_the_sidebar_draws_it():
+    at = fresh({"cell": "lstm", "H": "8", "T": "40"})
+    at.toggle(key="compare_radius_on").set_value(True).run()
+    assert_clean(at)
+    assert at.query_params["rho2"] == "1.0"
+    assert "LSTM, ρ = 1" in traces_by_name(flow_spec(at))

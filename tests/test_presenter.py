@@ -137,3 +137,11 @@ def test_a_clickers_keys_step_the_presented_chart_frame_by_frame(show, key):
         assert page.locator("[data-testid=stSidebar]").is_hidden()
         page.screenshot(path=str(ROOT / "test-output" / f"presenter_{show}.png"))
         browser.close()
+
+
+def test_the_presenter_names_the_second_settings_numbers_too():
+    at = fresh({"cell": "rnn", "H": "8", "T": "70", "rho2": "1.2", "show": "flow"})
+    assert_clean(at)
+    other = Settings(cells=("rnn",), hidden_size=8, seq_len=70, spectral_radius=1.2)
+    norms = norms_over_time(run_cell(cell_spec(other, "rnn")).trace.grad_hidden)
+    assert metrics(at)["Elman RNN, ρ = 1.2"] == sci(gradient_ratio(norms, 50))

@@ -149,6 +149,7 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     with right:
         _explain(settings, runs, finished, drawn.scrub_wanted, drawn.seconds)
         lecture.reference_note(settings, runs)
+        lecture.compare_note(settings)
     _heatmap(settings, runs)
     return drawn.finisher(status)
 
