@@ -118,8 +118,8 @@ def render(settings: Settings, runs: Runs, notices: list[str]) -> Callable[[], b
             if settings.present == "flow":
                 finish = drawn.finisher(status)
     with right, np.errstate(all="ignore"):
+        back_button(settings)  # first: the numbers may run past a projector's 768 px
         numbers(settings, runs)
-        back_button(settings)
     return finish
 
 
