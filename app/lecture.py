@@ -216,7 +216,8 @@ def compare_note(settings: Settings) -> None:
         " (the in-chart slider leaves them as they are)."
     )
     if parts and back > 0:
-        text += f" There, {back} steps back holds " + "; ".join(parts) + " of the last step's."
+        steps = "1 step" if back == 1 else f"{back} steps"
+        text += f" There, {steps} back holds " + "; ".join(parts) + " of the last step's."
     st.markdown(text)
 
 

@@ -142,7 +142,8 @@ def numbers(settings: Settings, runs: Runs) -> None:
             value = gradient_flow._current_knob(settings, runs, settings.cells[0])
             st.metric(knob, f"{value:.2f}")
             st.caption(f"The numbers are at this {knob}; the slider under the chart shows others.")
-        st.caption(f"‖∂L/∂h‖ {back} steps back, as a share of ‖∂L/∂h at t = {T - 1}‖")
+        steps = "1 step" if back == 1 else f"{back} steps"
+        st.caption(f"‖∂L/∂h‖ {steps} back, as a share of ‖∂L/∂h at t = {T - 1}‖")
         shown = [(name(kind), run) for kind, run in runs.finished()]
         other = lecture.compared_runs(settings) if settings.present == "flow" else None
         if other is not None:  # the long-dashed lines' numbers too
