@@ -229,6 +229,7 @@ def runs_fit(settings: Settings) -> bool:
 
 
 # ---- verdicts -----------------------------------------------------------------------------
+FLOW = "Gradient flow"
 WHY = "Why it vanishes"
 PHASE = "Phase diagram"
 CHEAP_VIEW = "Backward sweep"  # needs nothing beyond the cells' runs
@@ -237,6 +238,8 @@ CHEAP_VIEW = "Backward sweep"  # needs nothing beyond the cells' runs
 def view_cost(settings: Settings, view: str) -> Cost:
     """What drawing ``view`` must start (its extras left out)."""
     cost = runs_cost(settings)
+    if view == FLOW and settings.compared is not None:  # the second setting's runs
+        cost += runs_cost(settings.compared)
     if view == WHY:
         cost += jacobians_cost(settings)
     elif view == PHASE:
@@ -304,6 +307,9 @@ def nearest(settings: Settings, view: str) -> list[Offer]:
         one_way = settings.replace(bidirectional=False)
         if fits(one_way):
             offers.append(Offer("One direction", one_way))
+    alone = settings.replace(compare_seed=None, compare_radius=None)
+    if settings.compared is not None and fits(alone):
+        offers.append(Offer("Without the comparison", alone))
     if view != CHEAP_VIEW and view_cost(settings, CHEAP_VIEW).fits():
         offers.append(Offer(f"Open “{CHEAP_VIEW}” instead", settings, CHEAP_VIEW))
     return offers

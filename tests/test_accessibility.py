@@ -286,7 +286,9 @@ def test_every_chart_has_its_words_and_they_match_the_drawn_lines(page, app_url)
         y = np.asarray(trace["y"], dtype=float)
         clause = re.search(re.escape(plain(trace["name"])) + r":[^.]*(?:\.\d[^.]*)*\.", text)
         assert clause, (trace["name"], text)
-        last, last_step, early, early_step = parse_numbers(clause.group(0))[:4]
+        # the numbers after the name (a name may hold some: "LSTM, ρ = 1.2")
+        said = clause.group(0)[len(plain(trace["name"])) :]
+        last, last_step, early, early_step = parse_numbers(said)[:4]
         assert (last_step, early_step) == (79, 29)
         assert last == pytest.approx(y[79], rel=6e-3)
         assert early == pytest.approx(y[29], rel=6e-3)

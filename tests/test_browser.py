@@ -185,12 +185,14 @@ def test_in_chart_slider_shows_each_frame(page, app_url):
         arm_redraw(page, selector)
         click_chart_slider(page, "gradient_flow", fraction)
         wait_for_redraw(page, timeout=TIMEOUT)
-        drawn = ys(chart_traces(page, "gradient_flow"))
+        # the frames move the cells' lines; a line drawn after them (the
+        # matrix's analytic reference, app.lecture) stays as drawn
+        drawn = ys(chart_traces(page, "gradient_flow"))[: len(frame)]
         assert len(drawn) == len(frame)
         for line, expected in zip(drawn, frame, strict=True):
             np.testing.assert_allclose(line, decode(expected), rtol=1e-12)
     # the last frame is not what was drawn at first (the knob was elsewhere)
-    assert any(not np.allclose(a, b, equal_nan=True) for a, b in zip(drawn, before, strict=True))
+    assert any(not np.allclose(a, b, equal_nan=True) for a, b in zip(drawn, before, strict=False))
 
 
 def test_in_chart_slider_of_a_long_run_draws_its_frames_on_their_steps(page, app_url):

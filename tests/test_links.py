@@ -331,3 +331,10 @@ def test_random_links_open_unchanged(s):
     assert not at.exception
     # uploaded weights set H (fit_upload); nothing else may change
     assert Settings.from_query(dict(at.query_params)) == (fit_upload(s), [])
+
+
+def test_a_spectral_radius_of_zero_opens_as_zero():
+    """ρ = 0 is a value: its slider must not fall back to the 'off' value 1."""
+    at = fresh({"cell": "rnn", "H": "2", "rho": "0.0", "T": "2"})
+    assert not at.exception
+    assert at.query_params["rho"] == "0.0"

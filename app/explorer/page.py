@@ -19,7 +19,7 @@ import numpy as np
 import streamlit as st
 
 from app import budget, budget_notice, chart_keys, figures, inert, process, tidy, upload_buffers
-from app.explorer import session, sidebar
+from app.explorer import presenter, session, sidebar
 from app.explorer.presets import PRESETS, matching_preset
 from app.explorer.state import Settings
 from app.explorer.views.common import Runs
@@ -49,6 +49,12 @@ def main() -> None:
     # The charts are sent before the notices above them and before the sidebar:
     # the browser draws what reaches it first, first (``session.expected``).
     settings = session.expected()
+    if settings.present is not None:  # one chart full screen, for the lecture
+        notices = session.pop_notices()
+        finish = presenter.render(settings, Runs(settings), notices)
+        if finish is not None:
+            finish_view(settings, finish, notices)
+        return
     top = st.container()
     runs = Runs(settings)
     finish = draw_views(settings, runs)

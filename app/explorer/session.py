@@ -25,6 +25,10 @@ NOTICE_KEY = "_notices"
 NOT_HELD = "the uploaded weights are not on this server; upload the file again"
 # Values the off-able sliders show while their toggle is off.
 FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0}
+# The comparison's numbers (app.lecture) are off-able the same way.
+FALLBACK.update(compare_seed=1, compare_radius=1.0)
+# Fields with a toggle (key name + "_on") beside their number.
+TOGGLED = ("truncation", "clip", "compare_seed", "compare_radius")
 
 
 def widget_values(settings: Settings) -> dict[str, Any]:
@@ -35,11 +39,12 @@ def widget_values(settings: Settings) -> dict[str, Any]:
         if f.kind not in ("matrix", "digest")
     }
     values["cells"] = list(settings.cells)
-    for name in ("truncation", "clip"):
+    for name in TOGGLED:
         value = getattr(settings, name)
         values[name + "_on"] = value is not None
         values[name] = FALLBACK[name] if value is None else value
-    values["spectral_radius"] = settings.spectral_radius or FALLBACK["spectral_radius"]
+    radius = settings.spectral_radius  # ρ = 0 is a value, not "off"
+    values["spectral_radius"] = FALLBACK["spectral_radius"] if radius is None else radius
     return values
 
 
@@ -193,7 +198,7 @@ def expected() -> Settings:
             chosen[name] = state[name]
     if not drawn("focus", cells, hidden_size) or chosen.get("focus") not in cells:
         chosen["focus"] = cells[0]
-    for name in ("truncation", "clip"):
+    for name in TOGGLED:
         if not state.get(name + "_on", False):
             chosen[name] = None
     if previous.spectral_radius is None:

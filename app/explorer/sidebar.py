@@ -18,9 +18,9 @@ import streamlit as st
 
 from app import cached, upload
 from app.compute import GATE_BLOCKS, cell_spec, spectral_radius
-from app.explorer import session, weights_panel
+from app.explorer import lecture, presenter, session, weights_panel
 from app.explorer.presets import PRESETS, matching_preset
-from app.explorer.state import DISPLAY_FIELDS, FIELD_BY_NAME, Settings
+from app.explorer.state import DISPLAY_FIELDS, FIELD_BY_NAME, LECTURE_FIELDS, Settings
 from app.links import CELL_KINDS, CELL_NAMES, MAX_GRID_SIZE, THEMES, check_value
 from app.sweeps import RADIUS_STEP
 
@@ -61,7 +61,7 @@ def _apply_preset() -> None:
     name = st.session_state.get(PRESET_KEY)
     if name in PRESETS:
         previous = st.session_state[session.SETTINGS_KEY]
-        display = {n: getattr(previous, n) for n in DISPLAY_FIELDS}
+        display = {n: getattr(previous, n) for n in DISPLAY_FIELDS + LECTURE_FIELDS}
         settings = PRESETS[name].settings.replace(**display)
         st.session_state[session.SETTINGS_KEY] = settings
         session.load_widgets(settings, only_missing=False)
@@ -154,6 +154,8 @@ def render() -> Settings:
             )
             or previous.theme
         )
+    presenter.entry(bar)
+    lecture.lock_control(bar, previous)
     bar.pills(
         "Presets — one click sets every control",
         list(PRESETS),
@@ -312,6 +314,7 @@ def render() -> Settings:
         help="Draws the weights and the noise. The same seed gives the same run.",
     )
 
+    lecture.compare_controls(bar, chosen, chosen["hidden_size"] == 1, _optional_number)
     weights_panel.controls(bar, previous)
 
     grid_slot = chosen.pop("_grid_slot", None)

@@ -29,6 +29,7 @@ from app.links import (
 SIGNALS = ("noise", "impulse", "sine", "constant", "impulse_zeros")
 SETUPS = ("many_to_one", "many_to_many", "one_to_one")
 LOSSES = ("mse", "bce", "cross_entropy")
+PRESENTED = ("flow", "sweep")  # the charts the presenter view can show
 
 
 FIELDS: tuple[Field, ...] = (
@@ -102,9 +103,56 @@ FIELDS: tuple[Field, ...] = (
     Field("weights", "npz", "digest", None, "Uploaded weights", optional=True),
     Field("projector", "proj", "bool", False, "Projector mode"),
     Field("theme", "theme", "choice", "light", "Theme", THEMES),
+    # the presenter view (app.presenter): one chart full screen, for the lecture
+    Field("present", "show", "choice", None, "Presenter view", PRESENTED, optional=True),
+    # the gradient-flow chart's y axis locked at 10^y_low … 10^y_high (app.lecture)
+    Field(
+        "y_low",
+        "ylo",
+        "int",
+        None,
+        "Locked y axis: lowest power of ten",
+        low=-330,
+        high=330,
+        optional=True,
+    ),
+    Field(
+        "y_high",
+        "yhi",
+        "int",
+        None,
+        "Locked y axis: highest power of ten",
+        low=-330,
+        high=330,
+        optional=True,
+    ),
+    # one other value of one knob, drawn beside the first on the gradient-flow chart
+    Field(
+        "compare_seed",
+        "seed2",
+        "int",
+        None,
+        "Compare with seed",
+        low=0,
+        high=2**31 - 1,
+        optional=True,
+    ),
+    Field(
+        "compare_radius",
+        "rho2",
+        "float",
+        None,
+        "Compare with ρ (w for one unit)",
+        low=0.0,
+        high=3.0,
+        optional=True,
+    ),
 )
 # How the charts look, not what they show: presets leave these as they are.
 DISPLAY_FIELDS = ("projector", "theme")
+# How a lecture shows the charts (the presenter view, a locked axis): presets
+# leave these as they are too, and a preset still matches under them.
+LECTURE_FIELDS = ("present", "y_low", "y_high")
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -150,6 +198,11 @@ class Settings:
     weights: str | None = _default("weights")
     projector: bool = _default("projector")
     theme: str = _default("theme")
+    present: str | None = _default("present")
+    y_low: int | None = _default("y_low")
+    y_high: int | None = _default("y_high")
+    compare_seed: int | None = _default("compare_seed")
+    compare_radius: float | None = _default("compare_radius")
 
     def __post_init__(self) -> None:
         for f in FIELDS:
@@ -182,8 +235,34 @@ class Settings:
 
     @property
     def content(self) -> Settings:
-        """These settings with the display fields at their defaults: what is shown."""
-        return dataclasses.replace(self, **{n: _default(n) for n in DISPLAY_FIELDS})
+        """These settings with the display (and lecture) fields at their
+        defaults: what is shown."""
+        shown_as = DISPLAY_FIELDS + LECTURE_FIELDS
+        return dataclasses.replace(self, **{n: _default(n) for n in shown_as})
+
+    @property
+    def compared(self) -> Settings | None:
+        """The settings drawn beside these on the gradient-flow chart, or None:
+        the other seed and/or the other ρ (w for one unit; W_hh is then drawn
+        from the seed and rescaled, as the ρ slider does)."""
+        if self.compare_seed is None and self.compare_radius is None:
+            return None
+        changes: dict[str, Any] = {"compare_seed": None, "compare_radius": None}
+        if self.compare_seed is not None:
+            changes["seed"] = self.compare_seed
+        if self.compare_radius is not None and self.single_unit:
+            changes["recurrent_weight"] = self.compare_radius
+        elif self.compare_radius is not None:
+            changes.update(spectral_radius=self.compare_radius, recurrent_matrix=None)
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def y_lock(self) -> tuple[int, int] | None:
+        """(lowest, highest) power of ten of the locked y axis, or None when
+        it follows the lines (either end off, or the ends in the wrong order)."""
+        if self.y_low is None or self.y_high is None or self.y_low >= self.y_high:
+            return None
+        return self.y_low, self.y_high
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes``, each checked (ValueError names the field)."""

@@ -13,6 +13,7 @@ import streamlit as st
 
 from app import budget, cached, charts, flow_chart, panels
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
+from app.explorer import lecture
 from app.explorer.presets import TANH_NOTE_PRESETS, matching_preset
 from app.explorer.state import Settings
 from app.explorer.views.common import (
@@ -44,7 +45,9 @@ def figures(settings: Settings, runs: Runs) -> dict[str, go.Figure]:
     out = {}
     flow = flow_parts(settings, runs)
     if flow is not None:
-        out["gradient_flow"] = flow_chart.gradient_flow_figure(flow.lines, **flow.figure_args)
+        out["gradient_flow"] = lecture.lock_y(
+            flow_chart.gradient_flow_figure(flow.lines, **flow.figure_args), settings
+        )
     heatmap = heatmap_figure(settings, runs)
     if heatmap is not None:
         out["gradient_heatmap"] = heatmap
@@ -71,6 +74,7 @@ def flow_parts(settings: Settings, runs: Runs) -> FlowParts | None:
     steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
     sources = line_sources(settings, kinds)
     lines = [_line(settings, runs, source, steps, None) for source in sources]
+    lines += lecture.extra_lines(settings, runs, steps)  # after the in-chart slider's
     return FlowParts(kinds, steps, sources, lines, _figure_args(settings))
 
 
@@ -120,6 +124,7 @@ def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowPart
         _line(settings, runs, source, steps, row[kept.active])
         for source, row in zip(sources, rows, strict=True)
     ]
+    lines += lecture.extra_lines(settings, runs, steps)  # after the in-chart slider's
     return FlowParts(list(settings.cells), steps, sources, lines, _figure_args(settings))
 
 
@@ -128,17 +133,59 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     chart is drawn without it and the runs are returned as work to finish once
     the whole page is drawn (``page.finish_view``): it returns True
     when they are made, and the page is drawn again, the chart with its slider."""
+    drawn = flow_figure(settings, runs)
+    if drawn is None:
+        st.info("No cell could run with these settings; see the message above.")
+        return None
+    left, right = st.columns(TEXT_BESIDE, gap="medium")
+    with left:
+        # one key whether or not the slider is ready: the browser then updates
+        # the chart it has (Plotly.react) instead of building a new one
+        chart(drawn.fig, "gradient_flow", settings, downloads=False, alone=True)
+        download_row("gradient_flow", settings, drawn.static)
+        status = st.empty()
+    finished = list(runs.finished())  # the engine runs the current settings here, if not before
+    with right:
+        _explain(settings, runs, finished, drawn.scrub_wanted, drawn.seconds)
+        lecture.reference_note(settings, runs)
+        lecture.compare_note(settings)
+    _heatmap(settings, runs)
+    return drawn.finisher(status)
+
+
+@dataclass(frozen=True)
+class DrawnFlow:
+    """The gradient-flow chart as the page draws it (with its in-chart slider
+    when its runs are ready), what is exported (``static``), and the slider's
+    runs still to make (``pending``: specs, sweeps and values, or None)."""
+
+    fig: go.Figure
+    static: Callable[[], go.Figure]
+    scrub_wanted: bool
+    seconds: float
+    pending: tuple | None
+
+    def finisher(self, status) -> Callable[[], bool] | None:
+        """The slider's runs to make once the page is drawn, reported in ``status``."""
+        if self.pending is None:
+            return None
+        specs, sweeps, values = self.pending
+        return lambda: make_sweeps(status, specs, sweeps, values)
+
+
+def flow_figure(settings: Settings, runs: Runs) -> DrawnFlow | None:
+    """The chart ``render`` draws (also the presenter view's); None when no
+    cell could run."""
     kept = kept_frame(settings, runs)
     flow = flow_parts(settings, runs) if kept is None else kept_flow_parts(settings, runs, kept)
     if flow is None:
-        st.info("No cell could run with these settings; see the message above.")
         return None
     kinds, steps, sources, lines = flow.kinds, flow.steps, flow.sources, flow.lines
     figure_args = flow.figure_args
     T = settings.steps
 
     def static() -> go.Figure:  # what is exported; built only when drawn or downloaded
-        return flow_chart.gradient_flow_figure(lines, **figure_args)
+        return lecture.lock_y(flow_chart.gradient_flow_figure(lines, **figure_args), settings)
 
     specs = {kind: cached.knob_free(runs.spec(kind)) for kind in kinds}
     values = scrub_values(runs.spec(kinds[0]))
@@ -146,25 +193,15 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS and budget.slider_fits(settings)
     sweeps = {kind: SWEEPS.get(spec) for kind, spec in specs.items()}
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
-    left, right = st.columns(TEXT_BESIDE, gap="medium")
-    with left:
-        if ready:
-            scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
-            fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
-        else:
-            fig = static()
-        # one key whether or not the slider is ready: the browser then updates
-        # the chart it has (Plotly.react) instead of building a new one
-        chart(fig, "gradient_flow", settings, downloads=False, alone=True)
-        download_row("gradient_flow", settings, static)
-        status = st.empty()
-    finished = list(runs.finished())  # the engine runs the current settings here, if not before
-    with right:
-        _explain(settings, runs, finished, scrub_wanted, seconds)
-    _heatmap(settings, runs)
-    if not scrub_wanted or ready:
-        return None
-    return lambda: make_sweeps(status, specs, sweeps, values)
+    if ready:
+        scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
+        fig = lecture.lock_y(
+            flow_chart.gradient_flow_figure(lines, **scrub, **figure_args), settings
+        )
+    else:
+        fig = static()
+    pending = (specs, sweeps, values) if scrub_wanted and not ready else None
+    return DrawnFlow(fig, static, scrub_wanted, seconds, pending)
 
 
 def line_sources(settings: Settings, kinds: list[str]) -> list[tuple[str, str]]:
