@@ -36,6 +36,7 @@ from app import (  # noqa: E402
     tidy,
     upload_buffers,
 )
+from app.page_layout import layout_css  # noqa: E402
 from app.presets import PRESETS, matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
 from app.style import access_css, page_css  # noqa: E402
@@ -68,8 +69,8 @@ def main() -> None:
     runs = Runs(settings)
     finish = draw_views(settings, runs)
     with top:
-        # less empty space above the first chart: a projector has 800 px of height
-        st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
+        # the tabs just under the page header: a projector has 768 px of height
+        st.html(layout_css(settings))
         st.html(access_css(settings))
         chart_keys.scrollable_formulas()
         css = page_css(settings)
