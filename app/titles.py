@@ -16,6 +16,10 @@ import re
 CHART_MIN_WIDTH = {False: 520, True: 600}
 TITLE_CHARACTER = 0.56  # em: a title character's mean width in Arial, a little over
 LINE_SPACING = 1.3  # plotly.js's line height, in font sizes
+# px: Plotly's toolbar over the top right corner of a chart on hover (three
+# buttons, app.views.common.CHART_CONFIG), beside a title's first line
+TOOLBAR_WIDTH = 100
+LEGEND_GAP = 8  # px between a title and a legend under it
 TITLE_PAD = 6  # px over a title's first line: at 0.99 of the height, 28 px text was cut
 
 
@@ -26,12 +30,15 @@ def visible_length(text: str) -> int:
 
 def wrap_title(text: str, size: float, width: float) -> str:
     """``text`` with <br> between words, so that no line is wider than
-    ``width`` px at ``size`` px (by TITLE_CHARACTER); any <br> it had is
+    ``width`` px at ``size`` px (by TITLE_CHARACTER), the first no wider
+    than ``width`` less Plotly's toolbar beside it; any <br> it had is
     replaced. A word longer than a line stays whole."""
-    per_line = max(8, int(width / (size * TITLE_CHARACTER)))
+    character = size * TITLE_CHARACTER
+    first, per_line = (max(8, int(w / character)) for w in (width - TOOLBAR_WIDTH, width))
     lines: list[str] = []
     for word in re.sub(r"<br\s*/?>", " ", text).split():
-        if lines and visible_length(f"{lines[-1]} {word}") <= per_line:
+        room = first if len(lines) == 1 else per_line
+        if lines and visible_length(f"{lines[-1]} {word}") <= room:
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
@@ -55,8 +62,25 @@ def fit_title(layout: dict, size: float, width: float) -> None:
         if isinstance(layout.get("height"), int | float):
             layout["height"] += gained
     height = layout.get("height")
-    if title.get("yref") == "container" and title.get("yanchor") == "top" and height:
-        # plotly.js centres a title's lines on its anchor's line: a title of
-        # n lines rose (n - 1) / 2 lines over the top of the chart
-        rise = title["text"].count("<br>") * size * LINE_SPACING / 2
-        title["y"] = round(1 - (TITLE_PAD + rise) / height, 4)
+    if title.get("yref") != "container" or title.get("yanchor") != "top" or not height:
+        return
+    lines = title["text"].count("<br>") + 1
+    # plotly.js centres a title's lines on its anchor's line: a title of
+    # n lines rose (n - 1) / 2 lines over the top of the chart
+    title["y"] = round(1 - (TITLE_PAD + (lines - 1) * size * LINE_SPACING / 2) / height, 4)
+    legend = layout.get("legend")
+    if isinstance(legend, dict) and _above_the_plot(legend):
+        # just under the title, in the figure's coordinates: plotly.js then
+        # starts the plot under the legend however many rows it wraps into
+        # (a legend anchored to the plot grew up into the title instead)
+        under_title = TITLE_PAD + lines * size * LINE_SPACING + LEGEND_GAP
+        legend.update(yref="container", yanchor="top", y=round(1 - under_title / height, 4))
+
+
+def _above_the_plot(legend: dict) -> bool:
+    y = legend.get("y")
+    if not isinstance(y, int | float):
+        return False
+    if legend.get("yref") == "container":
+        return y > 0.5 and legend.get("yanchor") == "top"
+    return y >= 1 and legend.get("yanchor") == "bottom"

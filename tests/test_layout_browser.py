@@ -27,6 +27,7 @@ pytestmark = pytest.mark.browser
 TABS = list(VIEW_MODULES)
 SCREENSHOTS = ROOT / "test-output"
 TIMEOUT = 90_000  # ms; the machine may be shared with other test runs
+SIX_CELLS = "cell=rnn,jordan,gru,mgu,lstm,lstm_nofg&"  # the longest legend
 LOOKS = {
     "light": "",
     "dark": "theme=dark&",
@@ -39,8 +40,8 @@ LOOKS = {
 CASES = [
     (1024, 768, "projector", True, TABS),
     (1024, 768, "dark", False, TABS[:1]),
-    (1024, 768, "light", True, TABS[:1]),
-    (1024, 768, "projector-dark", False, TABS[:1]),
+    (1024, 768, "light", True, TABS[:2]),
+    (1024, 768, "projector-dark", False, TABS[:2]),
     (1400, 900, "projector-dark", True, ["Gradient flow", "Why it vanishes", "Clipping"]),
     (1400, 900, "light", False, TABS[:1]),
     (1400, 900, "dark", True, TABS[:1]),
@@ -112,6 +113,12 @@ _MEASURE = r"""() => {
           || r.top < chart.top - 1 || r.bottom > chart.bottom + 1) {
         problems.push(`"${name(text)}" ${px(r)} is cut by its chart "${where}" ${px(chart)}`);
       }
+    }
+    // Plotly's toolbar (shown on hover, always laid out): not over the title
+    const toolbar = gd.querySelector('.modebar');
+    const title = gd.querySelector('text.gtitle');
+    if (toolbar && title && box(toolbar).width > 0 && overlap(box(toolbar), box(title))) {
+      problems.push(`Plotly's toolbar ${px(box(toolbar))} covers the title of "${where}"`);
     }
     for (let i = 0; i < texts.length; i++) {
       for (let j = i + 1; j < texts.length; j++) {
@@ -198,7 +205,10 @@ def screen(request, browser):
 
 
 def open_look(page, app_url: str, look: str, sidebar_open: bool) -> None:
-    page.goto(f"{app_url}/?{LOOKS[look]}T=101")
+    """``look`` with the sidebar open or not; in the light and projector-dark
+    looks with all six cells, whose legend is the longest."""
+    cells = SIX_CELLS if look in ("light", "projector-dark") else ""
+    page.goto(f"{app_url}/?{cells}{LOOKS[look]}T=101")
     page.wait_for_selector("[role=tab]")
     settle(page)
     set_sidebar(page, sidebar_open)
