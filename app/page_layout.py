@@ -12,6 +12,8 @@
   the chart was 366 px wide (230 in projector mode), too narrow for its own
   title; the charts' titles are wrapped for that width
   (``app.charts.wrap_title``);
+- a pill's name (the presets) wraps onto a second line instead of ending
+  in "…" ("Bidirectional: gradient from both …");
 - in projector mode a displayed formula is a little smaller than the text
   around it, so that the widest fits the text column.
 """
@@ -50,5 +52,10 @@ def layout_css(settings: Settings) -> str:
 {_CHART_ROW} > [data-testid="stColumn"]:has(.js-plotly-plot) {{
   min-width: min(100%, {chart_min}px);
 }}
+[data-testid="stSidebar"] button[data-variant="pills"],
+[data-testid="stSidebar"] button[data-variant="pills"] :is(div, span, p) {{
+  white-space: normal; text-overflow: clip; text-align: left; height: auto;
+}}
+[data-testid="stSidebar"] button[data-variant="pills"] {{ padding-block: 0.3rem; }}
 {formula}
 </style>"""

@@ -48,7 +48,7 @@ CASES = [
     (1400, 900, "projector", False, TABS[:1]),
 ]
 
-# Every problem of the tab bar, as sentences; an empty list when it is whole.
+# Every problem of the tab bar and the sidebar's buttons, as sentences.
 _MEASURE_TABS = r"""() => {
   const problems = [];
   const name = (el) => (el.textContent || '').trim().slice(0, 40);
@@ -72,6 +72,12 @@ _MEASURE_TABS = r"""() => {
         const by = hit ? (hit.closest('[data-testid]')?.dataset.testid || hit.tagName) : 'nothing';
         problems.push(`tab "${name(tab)}" is covered at y=${Math.round(y)} by ${by}`);
       }
+    }
+  }
+  // the sidebar's buttons (the presets' pills): whole names, no "…"
+  for (const text of document.querySelectorAll('[data-testid=stSidebar] button p')) {
+    if (text.getBoundingClientRect().width > 0 && text.scrollWidth > text.clientWidth + 1) {
+      problems.push(`the sidebar's button "${name(text)}" is cut`);
     }
   }
   return problems;
