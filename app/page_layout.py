@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 from app.state import Settings
+from app.style import DARK_TEXT
 from app.titles import CHART_MIN_WIDTH
 
 HEADER_HEIGHT = "3.75rem"  # Streamlit 1.67's stHeader, drawn over the page
@@ -37,6 +38,10 @@ def layout_css(settings: Settings) -> str:
     formula = (
         '[data-testid="stMain"] .katex-display > .katex { font-size: 1.2em; }' if projector else ""
     )
+    if settings.theme == "dark":  # the header's sidebar buttons: dark grey on dark, unseen
+        formula += f"""
+[data-testid="stApp"] :is([data-testid="stExpandSidebarButton"],
+  [data-testid="stSidebarCollapseButton"]) span {{ color: {DARK_TEXT}; }}"""
     return f"""<style>
 .block-container {{
   padding-top: calc({HEADER_HEIGHT} - 0.5rem); padding-bottom: 2rem;
