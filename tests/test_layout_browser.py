@@ -3,7 +3,7 @@
 At the projector's 1024×768 and at 1400×900, in the light and dark themes and
 in projector mode, with the sidebar open and collapsed, every tab is opened
 and measured with ``getBoundingClientRect``: each chart's own text (titles,
-axis titles, legend, annotations, the in-chart slider's label) lies inside
+axis titles, legend, annotations, the in-chart slider's labels) lies inside
 the chart and no two of those texts overlap; the tab list is not under the
 page header (``elementFromPoint`` at each tab's centre and near its top finds
 the tab) and no tab is off the screen; no formula is cut or scrolls. At 200 %
@@ -104,7 +104,7 @@ _MEASURE = r"""() => {
 
   // each chart's own text inside the chart, and no two of them overlapping
   const TEXT = 'text.gtitle, text[class$="title"], .cbtitle text, text.legendtext, '
-      + '.annotation-text, text.slider-currentvalue';
+      + '.annotation-text, text.slider-label';
   for (const gd of panel.querySelectorAll('.js-plotly-plot')) {
     const chart = box(gd);
     const where = name(gd.querySelector('text.gtitle') || gd) || 'a chart';
