@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from app.titles import CHART_MIN_WIDTH, fit_title
+
 # Okabe & Ito (2008), colour-blind safe; yellow (#F0E442) left out: too pale on white.
 OKABE_ITO = {
     "black": "#000000",
@@ -148,7 +150,9 @@ def themed_layout(layout: dict, *, title: str, height: int = 460, **extra) -> di
     out = merged(layout, theme_layout(title, height))
     for key in {"xaxis", "yaxis", *(k for k in out if _AXIS_NAME.match(k))}:
         out[key] = merged(out.get(key) or {}, _AXIS_THEME)
-    return merged(out, extra) if extra else out
+    out = merged(out, extra) if extra else out
+    fit_title(out, TITLE_FONT, CHART_MIN_WIDTH[False])
+    return out
 
 
 def themed(fig: go.Figure, *, title: str, height: int = 460, **extra) -> go.Figure:
@@ -399,6 +403,18 @@ def legend_rows(names: Sequence[str], characters_per_row: int = 48) -> int:
             rows, used = rows + 1, 0
         used += width
     return rows
+
+
+def legend_at_foot(fig: go.Figure, characters_per_row: int = 40) -> tuple[dict, int]:
+    """A horizontal legend of ``fig``'s named traces at the foot of the figure,
+    under the x axis's title, and the px it takes there (to add to the bottom
+    margin and the height). Placed at a fraction of the plot's height under
+    it instead, a legend of several names ran into the axis's title.
+    ``characters_per_row`` is for projector mode's larger text."""
+    names = [t.name for t in fig.data if t.name and t.showlegend is not False]
+    rows = legend_rows(names, characters_per_row)
+    legend = {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom"}
+    return {**legend, "yref": "container"}, 12 + 28 * rows
 
 
 # ---- lines over time ------------------------------------------------------------------

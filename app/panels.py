@@ -11,12 +11,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.charts import (
+    BOTTOM_MARGIN,
     DIVERGING,
     FONT,
     OKABE_ITO,
     SEQUENTIAL,
     after_clipping_bar,
     labelled_hline,
+    legend_at_foot,
     masked,
     plain_number,
     power_ticks,
@@ -197,9 +199,11 @@ def eigenvalues_figure(
             "scaleanchor": "x",
             "zeroline": True,
         },
-        legend={"orientation": "h", "y": -0.2, "x": 0},
     )
-    return themed(fig, title=title, height=520)
+    legend, foot = legend_at_foot(fig)
+    return themed(
+        fig, title=title, height=520 + foot, legend=legend, margin={"b": BOTTOM_MARGIN + foot}
+    )
 
 
 # ---- 4. clipping -----------------------------------------------------------------------------
@@ -340,6 +344,8 @@ def phase_figure(
     fig.update_layout(
         xaxis_title=x_title,
         yaxis_title="steps back from the end, k",
-        legend={"orientation": "h", "y": -0.2, "x": 0},
     )
-    return themed(fig, title=title, height=560)
+    legend, foot = legend_at_foot(fig)
+    return themed(
+        fig, title=title, height=560 + foot, legend=legend, margin={"b": BOTTOM_MARGIN + foot}
+    )

@@ -30,7 +30,7 @@ def pages() -> None:
         page_title="Gradient Flow Lab",
         page_icon="📉",
         layout="wide",
-        initial_sidebar_state="expanded",
+        initial_sidebar_state="auto",  # collapsed on a narrow screen (200 % zoom)
     )
     navigation = st.navigation(
         [

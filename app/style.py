@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 
 from app.explorer.state import Settings
 from app.flow_chart import AssembledFigure
+from app.titles import CHART_MIN_WIDTH, fit_title
 
 # ---- the two palettes -----------------------------------------------------------
 
@@ -264,6 +265,7 @@ def _style_layout(layout: dict, traces: list, *, dark: bool, projector: bool) ->
         for shape in layout.get("shapes") or []:
             _widen(shape.get("line"))
         _make_room(layout)
+        fit_title(layout, PROJECTOR_TITLE, CHART_MIN_WIDTH[True])  # larger text, fewer words a line
 
 
 def _style_slider(slider: dict, *, dark: bool, text: str | None, axis_line: str | None) -> None:

@@ -24,6 +24,7 @@ from app.explorer.presets import PRESETS, matching_preset
 from app.explorer.state import Settings
 from app.explorer.views.common import Runs
 from app.links import CELL_NAMES
+from app.page_layout import layout_css
 from app.style import access_css, page_css
 
 LOG = logging.getLogger("gradient_flow_lab")
@@ -44,7 +45,7 @@ def main() -> None:
         page_title="Gradient Flow Lab",
         page_icon="📉",
         layout="wide",
-        initial_sidebar_state="expanded",
+        initial_sidebar_state="auto",  # collapsed on a narrow screen (200 % zoom)
     )
     # The charts are sent before the notices above them and before the sidebar:
     # the browser draws what reaches it first, first (``session.expected``).
@@ -59,8 +60,8 @@ def main() -> None:
     runs = Runs(settings)
     finish = draw_views(settings, runs)
     with top:
-        # less empty space above the first chart: a projector has 800 px of height
-        st.html("<style>.block-container{padding-top:2.2rem;padding-bottom:2rem}</style>")
+        # the tabs just under the page header: a projector has 768 px of height
+        st.html(layout_css(settings))
         st.html(access_css(settings))
         chart_keys.scrollable_formulas()
         css = page_css(settings)

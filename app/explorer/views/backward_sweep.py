@@ -152,11 +152,22 @@ def sweep_figure(
         hovermode="closest",
     )
     top_margin = 64 + 28 * charts.legend_rows([line.name for line in lines])
+    # the margins through ``themed``, which grows the top one for a wrapped title
     if steps < 2:
-        fig = charts.themed(fig, title=title, height=420 + top_margin)
-        return fig.update_layout(legend=charts.LEGEND_ON_TOP, margin={"t": top_margin})
-    fig = charts.themed(fig, title=title, height=420 + top_margin + CONTROLS_MARGIN - 70)
-    fig.update_layout(legend=charts.LEGEND_ON_TOP, margin={"t": top_margin, "b": CONTROLS_MARGIN})
+        return charts.themed(
+            fig,
+            title=title,
+            height=420 + top_margin,
+            legend=charts.LEGEND_ON_TOP,
+            margin={"t": top_margin},
+        )
+    fig = charts.themed(
+        fig,
+        title=title,
+        height=420 + top_margin + CONTROLS_MARGIN - 70,
+        legend=charts.LEGEND_ON_TOP,
+        margin={"t": top_margin, "b": CONTROLS_MARGIN},
+    )
     spec = fig.to_dict()
     curtain = len(lines)
     markers = list(range(curtain + 1, curtain + 1 + len(lines)))

@@ -19,7 +19,21 @@ from app.style import styled
 
 TEXT_BESIDE = [2.1, 1]  # chart : text
 MAX_STEPS_DRAWN = 600  # points per line; heatmaps take at most 300 columns
-CHART_CONFIG = {"displaylogo": False, "responsive": True}
+# Plotly's toolbar, shown on hover over the top right of a chart, kept to zoom,
+# pan and reset (images download from the buttons under each chart): its nine
+# buttons, 224 px, covered the end of the title (app.titles.TOOLBAR_WIDTH)
+CHART_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": [
+        "select2d",
+        "lasso2d",
+        "zoomIn2d",
+        "zoomOut2d",
+        "autoScale2d",
+        "toImage",
+    ],
+}
 # The browser draws a chart late when the rest of the page arrives right
 # behind it: it works through all of it first. Sent alone for a moment, the
 # chart is drawn at once. After a T press (default settings, two cores, 15
