@@ -277,7 +277,8 @@ def global_norm_figure(
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
     )
     set_log_y(fig, values, extra_top=0.5)
-    return themed(fig, title="Global gradient norm against θ", height=480)
+    title = "Global gradient norm" + ("" if threshold is None else " against θ")
+    return themed(fig, title=title, height=480)
 
 
 # ---- 5. phase diagram --------------------------------------------------------------------------

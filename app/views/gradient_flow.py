@@ -226,11 +226,9 @@ def _reference(settings: Settings, runs: Runs, w: float | None = None, anchor=No
 
 
 def _figure_args(settings: Settings) -> dict:
-    args = {"steps": settings.steps, "chunk": settings.truncation}
-    if settings.clip is not None:
-        args["threshold"] = settings.clip
-        args["threshold_text"] = f"clipping threshold θ = {settings.clip:g}"
-    return args
+    # no clipping threshold here: θ bounds the parameters' global norm ‖∂L/∂θ‖,
+    # not ‖∂L/∂h_t‖, so it is drawn on the Clipping tab's chart of that norm only
+    return {"steps": settings.steps, "chunk": settings.truncation}
 
 
 def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
@@ -321,7 +319,7 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
     if settings.clip is not None:
         norms = "; ".join(f"{name(k)} {sci(r.trace.grad_norm)}" for k, r in finished)
         paragraphs.append(
-            f"Dash-dotted: the clipping threshold θ = {settings.clip:g}. Clipping acts after "
+            f"Clipping (θ = {settings.clip:g}) acts after "
             f"backpropagation on the parameters' global gradient norm ‖∂L/∂θ‖ ({norms}), "
             "so it leaves these curves as they are: it only shortens the update "
             "(see the Clipping tab)."
