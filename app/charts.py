@@ -20,6 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from app import alt_text
+from app.axis_exits import axis_exits, exit_parts, log_window
+
 # Okabe & Ito (2008), colour-blind safe; yellow (#F0E442) left out: too pale on white.
 OKABE_ITO = {
     "black": "#000000",
@@ -376,16 +379,27 @@ def power_ticks(low: float, high: float, at_most: int = 8) -> tuple[list, list]:
 
 def log_range(arrays: Sequence[np.ndarray | None], decades: float = 40.0) -> list | None:
     """[log10 low, log10 high] covering the positive finite values, at most
-    ``decades`` below the highest, with a little room."""
-    finite = [a[np.isfinite(a) & (a > 0)] for a in arrays if a is not None]
-    finite = [a for a in finite if a.size]
-    if not finite:
-        return None
-    top = max(float(np.log10(a.max())) for a in finite)
-    bottom = min(float(np.log10(a.min())) for a in finite)
-    bottom = max(bottom, top - decades)
-    pad = max(0.3, 0.05 * (top - bottom))
-    return [bottom - pad, top + pad]
+    ``decades`` tall unless a line would then be wholly off the axis, with a
+    little room: ``axis_exits.log_window``, the one rule of every log axis."""
+    return log_window(arrays, decades)
+
+
+def _name_exits(fig: go.Figure, lines: Sequence[Line], *, backward: bool) -> None:
+    """Words on ``fig`` for each of ``lines`` that leaves its log y axis."""
+    y_range = fig.layout.yaxis.range
+    if y_range is None or not lines:
+        return
+    steps = np.concatenate([np.asarray(line.steps, dtype=np.float64) for line in lines])
+    notes, meta = exit_parts(
+        axis_exits(lines, y_range, backward=backward),
+        {alt_text.plain(line.name): line.colour for line in lines},
+        y_range,
+        [float(steps.min()), float(steps.max())] if steps.size else [0, 1],
+        font_size=FONT,
+    )
+    for note in notes:
+        fig.add_annotation(note)
+    fig.update_layout(meta=meta)
 
 
 def legend_rows(names: Sequence[str], characters_per_row: int = 48) -> int:
@@ -426,8 +440,13 @@ def lines_figure(
     reference_text: str = "",
     y_range: list | None = None,
     height: int = 440,
+    backward: bool = False,
 ) -> go.Figure:
-    """Curves over time on a linear or log axis, with an optional horizontal line."""
+    """Curves over time on a linear or log axis, with an optional horizontal line.
+
+    On a log axis a line that leaves it is named where it leaves, in words on
+    the chart (``axis_exits``), read from the last step back when ``backward``
+    (a gradient carried back in time)."""
     fig = go.Figure()
     for line in lines:
         values = (
@@ -468,6 +487,7 @@ def lines_figure(
     if log:
         extra = [] if reference is None else [np.array([reference])]
         set_log_y(fig, [masked(line.values) for line in lines] + extra)
+        _name_exits(fig, lines, backward=backward)
     elif y_range is not None:
         fig.update_yaxes(range=y_range, autorange=False)
     foot = 80 + 28 * rows

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from app.alt_text import plain
+from app.axis_exits import axis_exits, exit_parts
 from app.charts import (
     FONT,
     LEGEND_ON_TOP,
@@ -79,6 +81,7 @@ def gradient_flow_figure(
     chunk: int | None = None,
     scrub: Scrub | ScrubParts | None = None,
     active: int | None = None,
+    words_at: str = "",
     title: str = "How far back the gradient reaches: ‖∂L/∂h<sub>t</sub>‖",
 ) -> go.Figure:
     """‖∂L/∂h_t‖ over t on a log axis, one line per curve; the clipping
@@ -87,7 +90,11 @@ def gradient_flow_figure(
 
     Built as one plain specification: without ``scrub`` a ``go.Figure``
     checked once; with it an ``AssembledFigure`` (its frames were checked
-    when ``scrub_parts`` drew them, its traces are typed arrays)."""
+    when ``scrub_parts`` drew them, its traces are typed arrays).
+
+    A line that leaves the y axis is named where it leaves, in words on the
+    chart (``axis_exits``); ``words_at`` begins each sentence ("at ρ = 0.90: "),
+    since they describe the current settings, not the slider's other frames."""
     if isinstance(scrub, Scrub):
         active = scrub.active if active is None else active
         scrub = scrub_parts(scrub)
@@ -142,6 +149,16 @@ def gradient_flow_figure(
         "hovermode": "x unified",
         "showlegend": True,
     }
+    exits = axis_exits(lines, layout["yaxis"].get("range", [-308, 308]), backward=True)
+    exit_notes, layout["meta"] = exit_parts(
+        exits,
+        {plain(line.name): line.colour for line in lines},
+        layout["yaxis"].get("range", [-308, 308]),
+        layout["xaxis"]["range"],
+        font_size=FONT,
+        prefix=words_at,
+    )
+    annotations += exit_notes
     if shapes:
         layout["shapes"] = shapes
     if annotations:

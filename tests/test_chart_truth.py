@@ -8,10 +8,15 @@ app draws and exports them."""
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
+import pytest
+
 from app import alt_text
 from app.presets import PRESETS
 from app.state import Settings
-from app.views import clipping, gradient_flow
+from app.views import clipping, gradient_flow, why_vanishes
 from app.views.common import Runs
 
 
@@ -43,3 +48,88 @@ def test_clipping_titles_say_no_theta_when_clipping_is_off():
     assert titles and not any("θ" in t or "before and after" in t for t in titles), titles
     clipped = _titles(_figures(clipping, Settings(clip=1.0)))
     assert any("against θ" in t for t in clipped) and any("before and after" in t for t in clipped)
+
+
+# ---- lines that leave a log axis ----------------------------------------------------------
+
+
+def _off_axis_report(fig: dict, key: str) -> list[str]:
+    """What is wrong with ``fig``'s log y axis: a legend line with no point in
+    the range, or a line that leaves the range with no sentence naming it (the
+    words ``chart`` writes under the figure, from its meta) and in its text
+    alternative, or no arrow on the chart where it leaves."""
+    layout = fig["layout"]
+    low, high = layout["yaxis"]["range"]
+    words = " ".join((layout.get("meta") or {}).get("off_axis", []))
+    alt = alt_text.describe(key, fig)
+    arrows = [a for a in layout.get("annotations", []) if a.get("showarrow")]
+    if len(arrows) != len((layout.get("meta") or {}).get("off_axis", [])):
+        problems = [f"{len(arrows)} arrows for the sentences {words!r}"]
+    else:
+        problems = []
+    problems = []
+    for trace in fig["data"]:
+        if trace.get("showlegend") is False:
+            continue
+        name = alt_text.plain(trace["name"])
+        y = alt_text.values(trace["y"])
+        with np.errstate(all="ignore"):
+            logs = np.log10(y)
+        inside = np.isfinite(logs) & (logs >= low) & (logs <= high)
+        if not inside.any():
+            problems.append(f"{name}: no point in 10^{low:.1f} … 10^{high:.1f}")
+        if not inside.all():
+            said = [f"{name} falls below", f"{name} rises past", f"{name} drops to 0"]
+            if not any(s in words for s in said):
+                problems.append(f"{name} leaves the axis with no word under the chart")
+            if not any(s in alt for s in said):
+                problems.append(f"{name} leaves the axis with no word in the alt text")
+    return problems
+
+
+@pytest.mark.parametrize("T", [600, 2000])
+def test_all_the_way_back_keeps_every_line_or_says_where_it_left(T):
+    settings = Settings(seq_len=T)
+    fig = _figures(why_vanishes, settings)["product_bound"]
+    assert _off_axis_report(fig, "product_bound") == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        Settings(seq_len=2000),
+        PRESETS["GRU against Elman"].settings,
+        Settings(hidden_size=1),
+    ],
+    ids=["T=2000", "GRU against Elman", "H=1"],
+)
+def test_gradient_flow_says_where_each_line_leaves_the_axis(settings):
+    fig = _figures(gradient_flow, settings)["gradient_flow"]
+    assert _off_axis_report(fig, "gradient_flow") == []
+
+
+def test_the_exit_sentence_names_the_step_and_the_edge():
+    """ "falls below 10⁻⁴² at step t": t the last drawn step (read back from
+    the end) below the axis, and every later step drawn above it."""
+    settings = PRESETS["GRU against Elman"].settings
+    fig = _figures(gradient_flow, settings)["gradient_flow"]
+    sentence = next(s for s in fig["layout"]["meta"]["off_axis"] if s.startswith("Elman RNN"))
+    exponent, step = re.fullmatch(r"Elman RNN falls below 10(\S+) at step (\d+)", sentence).groups()
+    exponent = int(exponent.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
+    elman = next(t for t in fig["data"] if t["name"] == "Elman RNN")
+    x, y = alt_text.values(elman["x"]), alt_text.values(elman["y"])
+    at = int(np.flatnonzero(x == int(step))[0])
+    assert y[at] < 10.0**exponent and np.all(y[at + 1 :] >= 10.0**exponent)
+    assert fig["layout"]["yaxis"]["range"][0] <= exponent
+
+
+def test_the_page_writes_the_exits_under_the_chart():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app/streamlit_app.py", default_timeout=120)
+    for key, value in {"cell": "rnn,gru", "H": "1", "T": "200"}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    captions = [c.value for c in at.caption if c.value.startswith("Off the chart:")]
+    assert any("Elman RNN falls below 10" in c for c in captions), captions

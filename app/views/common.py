@@ -90,6 +90,9 @@ def chart(
     if alone:
         time.sleep(ALONE_SECONDS)
     spec = fig.to_dict()
+    off_axis = (spec["layout"].get("meta") or {}).get(alt_text.OFF_AXIS)
+    if off_axis:  # the arrows on the chart, in words (``app.axis_exits``)
+        st.caption("Off the chart: " + "; ".join(off_axis) + ".")
     if chart_keys.has_controls(spec):
         chart_keys.controls(key)
     st.html(alt_text.hidden_paragraph(key, alt_text.describe(key, spec)))

@@ -241,7 +241,13 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
         parts = flow_chart.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
         FRAMES.put(key, parts)
     current = _current_knob(settings, runs, first_kind)
-    return {"scrub": parts, "active": int(np.argmin(np.abs(values - current)))}
+    label = "w" if settings.single_unit else "ρ"
+    return {
+        "scrub": parts,
+        "active": int(np.argmin(np.abs(values - current))),
+        # the words on lines leaving the axis stay as the slider moves: say when they hold
+        "words_at": f"at {label} = {current:.2f}: ",
+    }
 
 
 def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
