@@ -76,6 +76,7 @@ def gradient_flow_figure(
     lines: Sequence[Line],
     *,
     steps: int,
+    first_step: int = 0,
     threshold: float | None = None,
     threshold_text: str = "",
     chunk: int | None = None,
@@ -84,7 +85,7 @@ def gradient_flow_figure(
     words_at: str = "",
     title: str = "How far back the gradient reaches: ‖∂L/∂h<sub>t</sub>‖",
 ) -> go.Figure:
-    """‖∂L/∂h_t‖ over t on a log axis, one line per curve; the clipping
+    """‖∂L/∂h_t‖ over t (from ``first_step`` on) on a log axis, one line per curve; the clipping
     threshold as a horizontal line, the truncation chunks as vertical lines,
     and an in-browser slider over ``scrub``'s frames (starting at ``active``).
 
@@ -126,6 +127,7 @@ def gradient_flow_figure(
         annotations.append(label)
     if chunk is not None and chunk < steps:
         boundaries = np.arange(chunk, steps, chunk) - 0.5
+        boundaries = boundaries[boundaries > first_step]
         if boundaries.size <= 60:
             shapes += [
                 {
@@ -141,7 +143,12 @@ def gradient_flow_figure(
                 for b in boundaries
             ]
     layout = {
-        "xaxis": {"title": {"text": "time step t"}, "range": [-0.5, steps - 0.5]},
+        "xaxis": {
+            "title": {
+                "text": "time step t" + (f" (the last {steps - first_step})" if first_step else "")
+            },
+            "range": [first_step - 0.5, steps - 0.5],
+        },
         "yaxis": {
             "title": {"text": "‖∂L/∂h<sub>t</sub>‖ (log scale)"},
             **log_y_axis(all_values, also=frame_values),

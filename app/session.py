@@ -23,7 +23,8 @@ SETTINGS_KEY = "_settings"
 NOTICE_KEY = "_notices"
 NOT_HELD = "the uploaded weights are not on this server; upload the file again"
 # Values the off-able sliders show while their toggle is off.
-FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0}
+OFF_ABLE = ("truncation", "clip", "last_steps")  # a toggle and a number each
+FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0, "last_steps": 100}
 
 
 def widget_values(settings: Settings) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def widget_values(settings: Settings) -> dict[str, Any]:
         if f.kind not in ("matrix", "digest")
     }
     values["cells"] = list(settings.cells)
-    for name in ("truncation", "clip"):
+    for name in OFF_ABLE:
         value = getattr(settings, name)
         values[name + "_on"] = value is not None
         values[name] = FALLBACK[name] if value is None else value
@@ -192,7 +193,7 @@ def expected() -> Settings:
             chosen[name] = state[name]
     if not drawn("focus", cells, hidden_size) or chosen.get("focus") not in cells:
         chosen["focus"] = cells[0]
-    for name in ("truncation", "clip"):
+    for name in OFF_ABLE:
         if not state.get(name + "_on", False):
             chosen[name] = None
     if previous.spectral_radius is None:

@@ -102,6 +102,16 @@ FIELDS: tuple[Field, ...] = (
     Field("recurrent_matrix", "Whh", "matrix", None, "W_hh cell by cell", optional=True),
     Field("activation", "act", "choice", "tanh", "Activation", ACTIVATIONS),
     Field("seq_len", "T", "int", 100, "Sequence length T", low=2, high=2000),
+    Field(
+        "last_steps",
+        "last",
+        "int",
+        None,
+        "Gradient flow: the last N steps",
+        low=2,
+        high=2000,
+        optional=True,
+    ),
     Field("signal", "x", "choice", "noise", "Input signal", SIGNALS),
     Field("setup", "setup", "choice", "many_to_one", "Set-up", SETUPS),
     Field("loss", "loss", "choice", "mse", "Loss", LOSSES),
@@ -149,6 +159,8 @@ class Settings:
     H ≤ 4; ``spectral_radius``, ``truncation`` and ``clip`` are None when off.
     ``weights`` is the digest of uploaded weights (``app.upload``), or None.
     ``focus`` is always one of ``cells`` (the first when given another).
+    ``last_steps``: the gradient-flow chart shows only the last N steps (None:
+    all), so that a long run's last steps stay readable.
     """
 
     cells: tuple[str, ...] = _default("cells")
@@ -168,6 +180,7 @@ class Settings:
     recurrent_matrix: tuple[tuple[float, ...], ...] | None = _default("recurrent_matrix")
     activation: str = _default("activation")
     seq_len: int = _default("seq_len")
+    last_steps: int | None = _default("last_steps")
     signal: str = _default("signal")
     setup: str = _default("setup")
     loss: str = _default("loss")
@@ -190,6 +203,13 @@ class Settings:
     def steps(self) -> int:
         """The number of time steps simulated: T, or 1 for one-to-one."""
         return 1 if self.setup == "one_to_one" else self.seq_len
+
+    @property
+    def first_step_shown(self) -> int:
+        """The first step the gradient-flow chart draws (``last_steps``)."""
+        if self.last_steps is None:
+            return 0
+        return max(0, self.steps - self.last_steps)
 
     @property
     def focus_cell(self) -> str:

@@ -133,3 +133,47 @@ def test_the_page_writes_the_exits_under_the_chart():
     assert not at.exception
     captions = [c.value for c in at.caption if c.value.startswith("Off the chart:")]
     assert any("Elman RNN falls below 10" in c for c in captions), captions
+
+
+# ---- the last N steps -----------------------------------------------------------------------
+
+
+def _app(query: dict[str, str]):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app/streamlit_app.py", default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _chart(at, key: str) -> dict:
+    import json
+
+    return next(
+        json.loads(e.proto.spec) for e in at.get("plotly_chart") if e.proto.id.endswith(key)
+    )
+
+
+def test_the_last_steps_of_a_long_run_are_drawn_step_by_step():
+    """At T = 2000 the steps where the Elman gradient vanishes were a stroke at
+    the right edge (600 points over 2000 steps); the last 100, each drawn,
+    fill the chart, and the link keeps the choice."""
+    at = _app({"T": "2000", "last": "100"})
+    assert not at.exception
+    fig = _chart(at, "gradient_flow")
+    assert fig["layout"]["xaxis"]["range"] == [1899.5, 1999.5]
+    for trace in fig["data"]:
+        assert np.array_equal(alt_text.values(trace["x"]), np.arange(1900, 2000)), trace["name"]
+    assert _off_axis_report(fig, "gradient_flow") == []
+    assert at.query_params["last"] == "100"
+
+
+def test_the_sidebar_turns_the_last_steps_on_and_into_the_link():
+    at = _app({"T": "2000"})
+    at.toggle(key="last_steps_on").set_value(True).run()
+    at.number_input(key="last_steps").set_value(50).run()
+    assert not at.exception
+    assert Settings.from_query(dict(at.query_params))[0].last_steps == 50
+    x = alt_text.values(_chart(at, "gradient_flow")["data"][0]["x"])
+    assert x.min() == 1950 and x.size == 50

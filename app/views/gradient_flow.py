@@ -70,7 +70,7 @@ def flow_parts(settings: Settings, runs: Runs) -> FlowParts | None:
     kinds = [kind for kind, _ in runs.finished()]
     if not kinds:
         return None
-    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
+    steps = steps_drawn(settings, MAX_STEPS_DRAWN)
     sources = line_sources(settings, kinds)
     lines = [_line(settings, runs, source, steps, None) for source in sources]
     return FlowParts(kinds, steps, sources, lines, _figure_args(settings))
@@ -115,7 +115,7 @@ def kept_frame(settings: Settings, runs: Runs) -> KeptFrame | None:
 def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowParts:
     """``flow_parts`` read from the in-chart slider's runs: the same numbers,
     since each frame is the engine run of the same CellSpec."""
-    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
+    steps = steps_drawn(settings, MAX_STEPS_DRAWN)
     sources = line_sources(settings, list(settings.cells))
     rows = _frame_rows(settings, runs, kept.sweeps, sources, kept.values)
     lines = [
@@ -167,6 +167,13 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     if not scrub_wanted or ready:
         return None
     return lambda: make_sweeps(status, specs, sweeps, values)
+
+
+def steps_drawn(settings: Settings, at_most: int) -> np.ndarray:
+    """At most ``at_most`` steps spread over those the chart shows: all T, or
+    the last ``settings.last_steps`` (each then drawn, up to ``at_most``)."""
+    first = settings.first_step_shown
+    return first + sample_steps(settings.steps - first, at_most)
 
 
 def line_sources(settings: Settings, kinds: list[str]) -> list[tuple[str, str]]:
@@ -228,14 +235,18 @@ def _reference(settings: Settings, runs: Runs, w: float | None = None, anchor=No
 def _figure_args(settings: Settings) -> dict:
     # no clipping threshold here: θ bounds the parameters' global norm ‖∂L/∂θ‖,
     # not ‖∂L/∂h_t‖, so it is drawn on the Clipping tab's chart of that norm only
-    return {"steps": settings.steps, "chunk": settings.truncation}
+    return {
+        "steps": settings.steps,
+        "chunk": settings.truncation,
+        "first_step": settings.first_step_shown,
+    }
 
 
 def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
     """The in-chart slider's frames (drawn once per sweep, then kept) and the
     frame to start on: ``gradient_flow_figure``'s keyword arguments."""
     first_kind = next(iter(specs))
-    key = (tuple(specs.values()), tuple(sources), settings.steps)
+    key = (tuple(specs.values()), tuple(sources), settings.steps, settings.first_step_shown)
     parts = FRAMES.get(key)
     if parts is None:
         parts = flow_chart.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
@@ -252,7 +263,7 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
 
 def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
     per_line = _frame_rows(settings, runs, sweeps, sources, values)
-    drawn = steps if steps.size <= FRAME_STEPS else sample_steps(settings.steps, FRAME_STEPS)
+    drawn = steps if steps.size <= FRAME_STEPS else steps_drawn(settings, FRAME_STEPS)
     frames = [[rows[v][drawn] for rows in per_line] for v in range(len(values))]
     label = "w" if settings.single_unit else "ρ"
     return flow_chart.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
