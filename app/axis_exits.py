@@ -91,7 +91,7 @@ class Exit:
     def sentence(self) -> str:
         step = f"{self.step:g}"
         edge = self.edge or 0.0
-        value = power_text(int(edge)) if edge == int(edge) else number(10.0**edge)
+        value = power_text(int(edge)) if edge == int(edge) else number(np.power(10.0, edge))
         return {
             "below": f"{self.name} falls below {value} at step {step}",
             "above": f"{self.name} rises past {value} at step {step}",
@@ -110,13 +110,14 @@ def _where(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """Each value's place against the axis: "" inside, else an ``Exit.how``."""
     values = np.asarray(values, dtype=np.float64)
     out = np.full(values.shape, "", dtype=object)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
+        bottom, top = np.power(10.0, [low, high])  # inf past a float's range, not an error
         out[np.isnan(values)] = "nan"
         out[np.isinf(values)] = "overflow"
         out[values <= 0] = "zero"
         finite = np.isfinite(values) & (values > 0)
-        out[finite & (values < 10.0**low)] = "below"
-        out[finite & (values > 10.0**high)] = "above"
+        out[finite & (values < bottom)] = "below"
+        out[finite & (values > top)] = "above"
     return out
 
 

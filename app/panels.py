@@ -284,6 +284,27 @@ def global_norm_figure(
 # ---- 5. phase diagram --------------------------------------------------------------------------
 
 
+# Diverging colours, light to dark (ColorBrewer RdBu), and the decades of the
+# ratio at which each is reached: white only within a fraction of a decade of
+# ratio 1, so that the border between blue and red is where the ratio is 1.
+PHASE_BLUES = ("#d1e5f0", "#92c5de", "#4393c3", "#2166ac", "#053061")
+PHASE_REDS = ("#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f")
+PHASE_DECADES = (0.25, 1.0, 3.0, 10.0)  # then the scale's end
+ZERO_GREY = "#9E9E9E"
+
+
+def phase_colourscale(bound: float) -> list:
+    """A colour scale over log10 ratios −bound … bound: white at 0 alone, a
+    visible tint a quarter of a decade away, darkest at ±bound."""
+    stops = [d for d in PHASE_DECADES if d < bound] + [bound]
+    blues = [*PHASE_BLUES[: len(stops) - 1], PHASE_BLUES[-1]]
+    reds = [*PHASE_REDS[: len(stops) - 1], PHASE_REDS[-1]]
+    scale = [[0.5 - d / (2 * bound), c] for d, c in zip(stops[::-1], blues[::-1], strict=True)]
+    scale.append([0.5, "#ffffff"])
+    scale += [[0.5 + d / (2 * bound), c] for d, c in zip(stops, reds, strict=True)]
+    return scale
+
+
 def phase_figure(
     log_norm: np.ndarray,
     radii: np.ndarray,
@@ -293,32 +314,49 @@ def phase_figure(
     x_title: str,
     current: float | None,
     title: str,
+    zero: np.ndarray | None = None,
+    colour_title: str = "‖∂L/∂h‖",
 ) -> go.Figure:
-    """log10 ‖∂L/∂h_{T−1−k}‖ over the knob (x) and the lag k (y): blue where
-    the gradient vanishes, red where it explodes, crosses where it overflowed."""
+    """log10 of a gradient ratio over the knob (x) and the lag k (y): blue
+    where the gradient vanishes, red where it explodes, white only near 1
+    (``phase_colourscale``); crosses where it overflowed, grey where it is
+    exactly 0 (``zero``: no logarithm, and a blank would read as white)."""
     finite = log_norm[np.isfinite(log_norm)]
     bound = float(np.max(np.abs(finite))) if finite.size else 1.0
     bound = min(max(bound, 1.0), 40.0)
-    ticks, labels = power_ticks(-bound, bound)
+    ticks, labels = _symmetric_power_ticks(bound)
     fig = go.Figure(
         go.Heatmap(
             z=typed(np.clip(log_norm, -bound, bound)),
             x=radii,
             y=lags,
-            colorscale=DIVERGING,
+            colorscale=phase_colourscale(bound),
             zmid=0.0,
             zmin=-bound,
             zmax=bound,
             colorbar={
-                "title": {"text": "‖∂L/∂h‖", "font": {"size": FONT}, "side": "right"},
+                "title": {"text": colour_title, "font": {"size": FONT}, "side": "right"},
                 "tickvals": ticks,
                 "ticktext": labels,
                 "tickfont": {"size": FONT},
             },
             hovertemplate=x_title
-            + " = %{x}<br>k = %{y}<br>log<sub>10</sub>‖∂L/∂h‖ = %{z:.2f}<extra></extra>",
+            + " = %{x}<br>k = %{y}<br>log<sub>10</sub> ratio = %{z:.2f}<extra></extra>",
         )
     )
+    if zero is not None and zero.any():
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(zero, 1.0, np.nan),
+                x=radii,
+                y=lags,
+                colorscale=[[0, ZERO_GREY], [1, ZERO_GREY]],
+                showscale=False,
+                name="exactly 0",
+                # a guide, like the unit circle: the words are the caption under the chart
+                hoverinfo="skip",
+            )
+        )
     rows, cols = np.nonzero(overflow)
     if rows.size:
         fig.add_trace(
@@ -344,3 +382,12 @@ def phase_figure(
         legend={"orientation": "h", "y": -0.2, "x": 0},
     )
     return themed(fig, title=title, height=560)
+
+
+def _symmetric_power_ticks(bound: float) -> tuple[list, list]:
+    """Ticks 10⁻ⁿˢ … 1 … 10ⁿˢ for a colour bar over log10 −bound … bound: 1,
+    the border the map is about, among them, and at least three."""
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100) if bound / s <= 3)
+    count = int(bound // step)
+    exponents = [k * step for k in range(-count, count + 1)]
+    return exponents, [plain_number(10.0**e) for e in exponents]

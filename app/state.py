@@ -61,7 +61,8 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("cells", "cell", "choices", ("rnn", "lstm"), "Cells to show", CELL_KINDS),
-    Field("focus", "focus", "choice", "lstm", "Cell for the detail views", CELL_KINDS),
+    # the Elman RNN: its phase diagram has a border to see (an LSTM's is all blue)
+    Field("focus", "focus", "choice", "rnn", "Cell for the detail views", CELL_KINDS),
     Field("bidirectional", "bi", "bool", False, "Bidirectional"),
     Field("reset_after", "reset", "bool", False, "GRU: reset gate after W_hn"),
     Field("hidden_size", "H", "int", 16, "Hidden size H", low=1, high=256),

@@ -177,3 +177,92 @@ def test_the_sidebar_turns_the_last_steps_on_and_into_the_link():
     assert Settings.from_query(dict(at.query_params))[0].last_steps == 50
     x = alt_text.values(_chart(at, "gradient_flow")["data"][0]["x"])
     assert x.min() == 1950 and x.size == 50
+
+
+# ---- the phase diagram --------------------------------------------------------------------
+
+
+def _colour_at(scale: list, position: float) -> np.ndarray:
+    """The RGB a Plotly colour scale gives at ``position`` (0 … 1), interpolated."""
+    stops = np.array([p for p, _ in scale])
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in scale], float)
+    return np.array([np.interp(position, stops, rgb[:, j]) for j in range(3)])
+
+
+def _heatmap(fig: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+    trace = fig["data"][0]
+    z = alt_text.values(trace["z"])
+    return z, alt_text.values(trace["x"]), trace
+
+
+@pytest.fixture(scope="module")
+def phase_page():
+    at = _app({})
+    at.session_state["view"] = "Phase diagram"
+    return at.run()
+
+
+def test_the_phase_diagram_is_white_only_where_the_ratio_is_one(phase_page):
+    """The map was white from ρ ≈ 0.8 to 2.2: ±2 decades of a ±40-decade
+    RdBu scale are near-white. Now each column is over its own last step
+    (row k = 0 is exactly 1) and half a decade off 1 is a visible tint."""
+    fig = _chart(phase_page, "phase_diagram")
+    z, _, trace = _heatmap(fig)
+    assert np.all(z[0][np.isfinite(z[0])] == 0)
+    low, high = trace["zmin"], trace["zmax"]
+    scale = trace["colorscale"]
+    white = _colour_at(scale, (0 - low) / (high - low))
+    assert np.all(white == 255)
+    for decades in (-0.5, 0.5):
+        tint = _colour_at(scale, (decades - low) / (high - low))
+        assert np.max(255 - tint) >= 40, (decades, tint)
+    assert 0 in trace["colorbar"]["tickvals"] and len(trace["colorbar"]["tickvals"]) >= 3
+
+
+def test_the_default_phase_diagram_has_a_border_and_the_text_says_where(phase_page):
+    """The default detail cell is the Elman RNN (an LSTM's map is all blue),
+    and the text's border is where the map's last row first reaches 1."""
+    assert Settings().focus == "rnn"
+    fig = _chart(phase_page, "phase_diagram")
+    z, radii, _ = _heatmap(fig)
+    last = z[-1]
+    first = int(np.flatnonzero(last >= 0)[0])
+    assert np.all(last[:first][np.isfinite(last[:first])] < 0) and (last < 0).any()
+    text = " ".join(m.value for m in phase_page.markdown)
+    found = re.search(rf"{z.shape[0] - 1} steps back at ρ ≈ (\d+(?:\.\d+)?)", text)
+    assert found, text
+    assert float(found.group(1)) == pytest.approx(radii[first])
+    assert "sits near 1" not in text
+
+
+def test_the_phase_diagram_greys_exact_zeros_and_says_so(phase_page):
+    """At ρ = 0 the gradient is exactly 0 beyond one step: left blank, the
+    column looked white, like ratio 1."""
+    fig = _chart(phase_page, "phase_diagram")
+    z, radii, _ = _heatmap(fig)
+    grey = next(t for t in fig["data"][1:] if t.get("name") == "exactly 0")
+    marked = np.isfinite(alt_text.values(grey["z"]))
+    assert np.array_equal(marked[1:, radii == 0], ~np.isfinite(z[1:, radii == 0]))
+    assert marked[1:, radii == 0].all()
+    assert any("Grey" in c.value and "ρ = 0" in c.value for c in phase_page.caption)
+
+
+def test_the_phase_diagram_says_where_its_rows_stop():
+    at = _app({"T": "2000", "H": "4", "cell": "rnn"})
+    at.session_state["view"] = "Phase diagram"
+    at.run()
+    assert not at.exception
+    z, _, _ = _heatmap(_chart(at, "phase_diagram"))
+    assert z.shape[0] == 300
+    assert any("rows stop at k = 299" in c.value and "2000" in c.value for c in at.caption)
+
+
+def test_an_axis_reaching_past_a_floats_range_still_names_its_exits():
+    """A linear unit with w = 3 overflows: its axis reaches 10³⁰⁸ and more,
+    where 10.0 ** 310 itself raised OverflowError."""
+    from app.axis_exits import axis_exits
+    from app.charts import Line
+
+    line = Line("x", "#000000", np.arange(3), np.array([np.inf, 1e300, 1e-5]))
+    exits = axis_exits([line], [-2.0, 310.4])
+    assert [e.sentence() for e in exits] == ["x falls below 10⁻² at step 2"]
