@@ -462,16 +462,23 @@ def lines_figure(
             )
         )
     if reference is not None:
-        labelled_hline(
-            fig,
-            reference,
-            reference_text,
-            line={"color": OKABE_ITO["black"], "width": 2, "dash": "dash"},
-            log=log,
-        )
+        style = {"color": OKABE_ITO["black"], "width": 2, "dash": "dash"}
+        # its words in the legend, not over the plot: the lines run along it
+        labelled_hline(fig, reference, None, line=style, log=log)
+        if reference_text:
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="lines",
+                    name=reference_text,
+                    line=style,
+                    hoverinfo="skip",
+                )
+            )
     # the legend at the foot of the figure, under the axis title: anchored to
     # the plot instead, a legend of several rows grew up into the title
-    rows = legend_rows([line.name for line in lines])
+    rows = legend_rows([line.name for line in lines] + ([reference_text] if reference_text else []))
     fig.update_layout(
         xaxis_title="time step t",
         yaxis={"title": {"text": y_title}},

@@ -17,6 +17,7 @@ from app.charts import (
     SEQUENTIAL,
     after_clipping_bar,
     labelled_hline,
+    log_ticks,
     masked,
     plain_number,
     power_ticks,
@@ -49,7 +50,7 @@ def log_heatmap_figure(
     finite = z[np.isfinite(z)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1, 1)
     low = max(low, high - 40)  # a colour scale over more than 40 decades reads as two colours
-    ticks, labels = power_ticks(low, high, at_most=max(3, height // 90))
+    ticks, labels = colour_ticks(low, high, at_most=max(3, height // 90))
     heatmap = {
         "type": "heatmap",
         # float32 logarithms: three digits more than a colour can show, half the bytes
@@ -68,15 +69,62 @@ def log_heatmap_figure(
         "hovertemplate": "x = %{x}<br>y = %{y}<br>log<sub>10</sub> = %{z:.2f}<extra></extra>",
     }
     yaxis = {"title": {"text": y_title}}
+    xaxis = {"title": {"text": x_title}}
     if y_values is None:  # units: whole numbers only
         yaxis.update(dtick=max(1, int(np.ceil(z.shape[0] / 8))), tick0=0)
+    extra = {}
     if square:
-        yaxis.update(scaleanchor="x", autorange="reversed")
-    layout = {"xaxis": {"title": {"text": x_title}}, "yaxis": yaxis}
+        # steps against steps, each axis over the steps it holds, ticks at round
+        # steps; no fixed aspect (Plotly kept the square by widening an axis past
+        # the data, to −20 … 120), and the colour bar under the plot, so that the
+        # map keeps the column's width
+        n = z.shape[0]
+        dtick = round_step(n / 5)
+        xaxis.update(range=[-0.5, n - 0.5], dtick=dtick, tick0=0)
+        yaxis.update(range=[n - 0.5, -0.5], dtick=dtick, tick0=0)
+        heatmap["colorbar"].update(
+            orientation="h",
+            x=0,
+            xanchor="left",
+            y=-0.22,
+            yanchor="top",
+            thickness=16,
+            title={"text": colour_title, "font": {"size": FONT}, "side": "top"},
+        )
+        extra["margin"] = {"b": 170}
+    layout = {"xaxis": xaxis, "yaxis": yaxis}
     # one plain specification, checked once (see ``themed``)
     return go.Figure(
-        {"data": [heatmap], "layout": themed_layout(layout, title=title, height=height)}
+        {"data": [heatmap], "layout": themed_layout(layout, title=title, height=height, **extra)}
     )
+
+
+def round_step(approximate: float) -> int:
+    """The whole 1, 2 or 5 × 10ⁿ nearest above ``approximate``: a tick spacing."""
+    for exponent in range(0, 7):
+        for mantissa in (1, 2, 5):
+            if mantissa * 10**exponent >= approximate:
+                return mantissa * 10**exponent
+    return 10**7
+
+
+def colour_ticks(low: float, high: float, at_most: int = 8) -> tuple[list, list]:
+    """At least three ticks for a log10 colour bar over ``low`` … ``high``:
+    powers of ten, or 1, 2, 5 × 10ⁿ over a decade or two, or else (a range
+    within a factor of two) its ends and middle."""
+    ticks, labels = power_ticks(low, high, at_most)
+    ticks = [t for t in ticks if low - 1e-9 <= t <= high + 1e-9]
+    if len(ticks) >= 3:
+        return ticks, [_power_label(t) for t in ticks]
+    values, labels = log_ticks(low, high)
+    if len(values) >= 3:
+        return [float(np.log10(v)) for v in values], labels
+    middle = np.linspace(low, high, 3)
+    return [float(v) for v in middle], [plain_number(float(f"{10.0**v:.2g}")) for v in middle]
+
+
+def _power_label(exponent: float) -> str:
+    return plain_number(10.0 ** int(exponent))
 
 
 @dataclass(frozen=True)

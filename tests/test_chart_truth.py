@@ -266,3 +266,33 @@ def test_an_axis_reaching_past_a_floats_range_still_names_its_exits():
     line = Line("x", "#000000", np.arange(3), np.array([np.inf, 1e300, 1e-5]))
     exits = axis_exits([line], [-2.0, 310.4])
     assert [e.sentence() for e in exits] == ["x falls below 10⁻² at step 2"]
+
+
+# ---- cosmetics: labels, axes, colour bars --------------------------------------------------
+
+
+def test_the_reference_lines_words_are_in_the_legend_not_on_the_lines():
+    """ "1: neither shrinks nor grows" sat over the plot at y = 1, where the
+    step norms run."""
+    fig = _figures(why_vanishes, Settings())["jacobian_norms"]
+    texts = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
+    assert not any("neither shrinks" in t for t in texts), texts
+    assert any("neither shrinks" in (t.get("name") or "") for t in fig["data"])
+    assert "neither shrinks" not in alt_text.describe("jacobian_norms", fig)
+
+
+def test_the_t_by_t_map_spans_its_steps_with_round_ticks():
+    """The square map's axes ran from −20 to 120 with ticks at 0 and 50 only."""
+    fig = _figures(why_vanishes, Settings())["sensitivity"]
+    T = Settings().steps
+    xaxis, yaxis = fig["layout"]["xaxis"], fig["layout"]["yaxis"]
+    assert xaxis["range"] == [-0.5, T - 0.5] and yaxis["range"] == [T - 0.5, -0.5]
+    assert xaxis["dtick"] == yaxis["dtick"] and T / xaxis["dtick"] >= 4
+
+
+def test_a_narrow_colour_bar_still_has_three_ticks():
+    """The ReLU preset's gradient barely changes: its colour bar had one tick."""
+    settings = PRESETS["ReLU with an identity start"].settings
+    trace = _figures(gradient_flow, settings)["gradient_heatmap"]["data"][0]
+    ticks = [t for t in trace["colorbar"]["tickvals"] if trace["zmin"] <= t <= trace["zmax"]]
+    assert len(ticks) >= 3, (trace["zmin"], trace["zmax"], trace["colorbar"])
