@@ -160,8 +160,8 @@ class Settings:
     H ≤ 4; ``spectral_radius``, ``truncation`` and ``clip`` are None when off.
     ``weights`` is the digest of uploaded weights (``app.upload``), or None.
     ``focus`` is always one of ``cells`` (the first when given another).
-    ``last_steps``: the gradient-flow chart shows only the last N steps (None:
-    all), so that a long run's last steps stay readable.
+    ``last_steps``: the gradient-flow view's charts show only the last N steps
+    (None: all), so that a long run's last steps stay readable.
     """
 
     cells: tuple[str, ...] = _default("cells")

@@ -167,6 +167,8 @@ def test_the_last_steps_of_a_long_run_are_drawn_step_by_step():
         assert np.array_equal(alt_text.values(trace["x"]), np.arange(1900, 2000)), trace["name"]
     assert _off_axis_report(fig, "gradient_flow") == []
     assert at.query_params["last"] == "100"
+    heatmap = _chart(at, "gradient_heatmap")["data"][0]
+    assert np.array_equal(alt_text.values(heatmap["x"]), np.arange(1900, 2000))
 
 
 def test_the_sidebar_turns_the_last_steps_on_and_into_the_link():

@@ -257,7 +257,7 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
         "scrub": parts,
         "active": int(np.argmin(np.abs(values - current))),
         # the words on lines leaving the axis stay as the slider moves: say when they hold
-        "words_at": f"at {label} = {current:.2f}: ",
+        "words_at": f"at {label} = {current:.2f}, ",
     }
 
 
@@ -399,7 +399,7 @@ def heatmap_figure(settings: Settings, runs: Runs) -> go.Figure | None:
     run = runs.get(kind)
     if run.trace is None:
         return None
-    steps = sample_steps(settings.steps, 300)
+    steps = steps_drawn(settings, 300)
     grad = np.abs(run.trace.grad_hidden[steps, :MAX_UNITS_DRAWN]).T  # (units, steps)
     return panels.log_heatmap_figure(
         grad,
