@@ -131,7 +131,7 @@ def test_the_page_writes_the_exits_under_the_chart():
         at.query_params[key] = value
     at.run()
     assert not at.exception
-    captions = [c.value for c in at.caption if c.value.startswith("Off the chart:")]
+    captions = [c.value for c in at.markdown if c.value.startswith("Off the chart:")]
     assert any("Elman RNN falls below 10" in c for c in captions), captions
 
 
@@ -246,7 +246,7 @@ def test_the_phase_diagram_greys_exact_zeros_and_says_so(phase_page):
     marked = np.isfinite(alt_text.values(grey["z"]))
     assert np.array_equal(marked[1:, radii == 0], ~np.isfinite(z[1:, radii == 0]))
     assert marked[1:, radii == 0].all()
-    assert any("Grey" in c.value and "ρ = 0" in c.value for c in phase_page.caption)
+    assert any("Grey" in c.value and "ρ = 0" in c.value for c in phase_page.markdown)
 
 
 def test_the_phase_diagram_says_where_its_rows_stop():
@@ -256,7 +256,7 @@ def test_the_phase_diagram_says_where_its_rows_stop():
     assert not at.exception
     z, _, _ = _heatmap(_chart(at, "phase_diagram"))
     assert z.shape[0] == 300
-    assert any("rows stop at k = 299" in c.value and "2000" in c.value for c in at.caption)
+    assert any("rows stop at k = 299" in c.value and "2000" in c.value for c in at.markdown)
 
 
 def test_an_axis_reaching_past_a_floats_range_still_names_its_exits():

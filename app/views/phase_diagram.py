@@ -138,8 +138,8 @@ def render(settings: Settings, runs: Runs) -> None:
         chart(fig, "phase_diagram", settings, alone=True)
     diagram = _diagram(settings, runs)  # cached: the runs the map was drawn from
     with left:
-        for caption in _captions(settings, diagram):
-            st.caption(caption)
+        for note in _captions(settings, diagram):  # full contrast: captions are faded
+            st.markdown(note)
     with right:
         text_column(
             f"Each column is the {name(kind)} run with its {knob} set to the value on the "
@@ -166,15 +166,16 @@ def _captions(settings: Settings, diagram: PhaseDiagram) -> list[str]:
     symbol = "w" if settings.single_unit else "ρ"
     if zero.any():
         where = diagram.radii[zero.any(axis=0)]
-        at = ", ".join(f"{r:g}" for r in where)
         why = []
         if (where == 0).any():
-            why.append(f"at {symbol} = 0, zero recurrent weights pass nothing back")
+            why.append(f"at {symbol} = 0 zero recurrent weights pass nothing back")
         if (where != 0).any():
-            why.append("elsewhere it fell below the smallest number a float holds")
+            at = ", ".join(f"{r:g}" for r in where[where != 0])
+            why.append(f"at {symbol} = {at} it fell below the smallest number a float holds")
         out.append(
-            f"Grey: the gradient is exactly 0 (a log scale has no place for it), at "
-            f"{symbol} = {at}: " + "; ".join(why) + "."
+            "Grey: the gradient is exactly 0, which a log scale has no place for: "
+            + "; ".join(why)
+            + "."
         )
     shown = diagram.lags.size
     if shown < settings.steps:
