@@ -420,12 +420,16 @@ def phase_figure(
         fig.add_vline(
             x=current,
             line={"color": OKABE_ITO["black"], "width": 3, "dash": "dash"},
+            # above the plot, clear of its own line and of the map's colours
             annotation_text="your setting",
-            annotation_position="top right",
+            annotation_position="top",
+            annotation_yanchor="bottom",
             annotation_font_size=FONT,
         )
+    half = (radii[1] - radii[0]) / 2 if len(radii) > 1 else 0.5
     fig.update_layout(
-        xaxis_title=x_title,
+        # the map's own extent: the label above the line must not widen the axis
+        xaxis={"title": {"text": x_title}, "range": [radii[0] - half, radii[-1] + half]},
         yaxis_title="steps back from the end, k",
         legend={"orientation": "h", "y": -0.2, "x": 0},
     )

@@ -298,3 +298,11 @@ def test_a_narrow_colour_bar_still_has_three_ticks():
     trace = _figures(gradient_flow, settings)["gradient_heatmap"]["data"][0]
     ticks = [t for t in trace["colorbar"]["tickvals"] if trace["zmin"] <= t <= trace["zmax"]]
     assert len(ticks) >= 3, (trace["zmin"], trace["zmax"], trace["colorbar"])
+
+
+def test_your_setting_is_labelled_above_the_map_not_on_its_line(phase_page):
+    fig = _chart(phase_page, "phase_diagram")
+    (label,) = [a for a in fig["layout"]["annotations"] if a["text"] == "your setting"]
+    assert label["yanchor"] == "bottom" and label["y"] >= 1 and label["xanchor"] == "center"
+    _, radii, _ = _heatmap(fig)
+    assert fig["layout"]["xaxis"]["range"] == pytest.approx([radii[0] - 0.05, radii[-1] + 0.05])
