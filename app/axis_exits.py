@@ -189,3 +189,22 @@ def exit_parts(
         )
     meta = {OFF_AXIS: [prefix + exit.sentence() for exit in exits]}
     return annotations, meta
+
+
+def name_exits(fig, lines: Sequence, *, backward: bool, font_size: int) -> None:
+    """``exit_parts`` laid on the Plotly figure ``fig`` (its log y range set)
+    for those of ``lines`` that leave it."""
+    y_range = fig.layout.yaxis.range
+    if y_range is None or not lines:
+        return
+    steps = np.concatenate([np.asarray(line.steps, dtype=np.float64) for line in lines])
+    notes, meta = exit_parts(
+        axis_exits(lines, y_range, backward=backward),
+        {plain(line.name): line.colour for line in lines},
+        y_range,
+        [float(steps.min()), float(steps.max())] if steps.size else [0, 1],
+        font_size=font_size,
+    )
+    for note in notes:
+        fig.add_annotation(note)
+    fig.update_layout(meta=meta)

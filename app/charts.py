@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from app import alt_text
-from app.axis_exits import axis_exits, exit_parts, log_window
+from app.axis_exits import log_window, name_exits
 
 # Okabe & Ito (2008), colour-blind safe; yellow (#F0E442) left out: too pale on white.
 OKABE_ITO = {
@@ -384,24 +383,6 @@ def log_range(arrays: Sequence[np.ndarray | None], decades: float = 40.0) -> lis
     return log_window(arrays, decades)
 
 
-def _name_exits(fig: go.Figure, lines: Sequence[Line], *, backward: bool) -> None:
-    """Words on ``fig`` for each of ``lines`` that leaves its log y axis."""
-    y_range = fig.layout.yaxis.range
-    if y_range is None or not lines:
-        return
-    steps = np.concatenate([np.asarray(line.steps, dtype=np.float64) for line in lines])
-    notes, meta = exit_parts(
-        axis_exits(lines, y_range, backward=backward),
-        {alt_text.plain(line.name): line.colour for line in lines},
-        y_range,
-        [float(steps.min()), float(steps.max())] if steps.size else [0, 1],
-        font_size=FONT,
-    )
-    for note in notes:
-        fig.add_annotation(note)
-    fig.update_layout(meta=meta)
-
-
 def legend_rows(names: Sequence[str], characters_per_row: int = 48) -> int:
     """About how many rows a horizontal legend of ``names`` takes in a chart
     about 520 px wide (a 1280 px screen with the sidebar open) at 16 px;
@@ -494,7 +475,7 @@ def lines_figure(
     if log:
         extra = [] if reference is None else [np.array([reference])]
         set_log_y(fig, [masked(line.values) for line in lines] + extra)
-        _name_exits(fig, lines, backward=backward)
+        name_exits(fig, lines, backward=backward, font_size=FONT)
     elif y_range is not None:
         fig.update_yaxes(range=y_range, autorange=False)
     foot = 80 + 28 * rows
