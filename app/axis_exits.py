@@ -127,10 +127,9 @@ def axis_exits(lines: Sequence, y_range: Sequence[float], *, backward: bool = Tr
     is off it, read from the last step back (``backward``: a gradient carried
     back in time) or from the first on. The edges are the powers of ten just
     inside the range (on an axis of two decades or more, else the range's
-    own ends), so that each sentence is exact."""
+    own ends): a point off the axis is past them too, so each sentence is true."""
     low, high = float(y_range[0]), float(y_range[1])
-    if high - low >= 2:
-        low, high = float(np.ceil(low)), float(np.floor(high))
+    edges = (np.ceil(low), np.floor(high)) if high - low >= 2 else (low, high)
     exits = []
     for line in lines:
         places = _where(line.values, low, high)
@@ -140,7 +139,9 @@ def axis_exits(lines: Sequence, y_range: Sequence[float], *, backward: bool = Tr
             continue
         i = off[0]
         how = places[i]
-        edge = low if how == "below" else high if how == "above" else None
+        edge = (
+            float(edges[0] if how == "below" else edges[1]) if how in ("below", "above") else None
+        )
         exits.append(Exit(plain(line.name), float(line.steps[i]), how, edge))
     return exits
 
@@ -161,12 +162,17 @@ def exit_parts(
     annotations = []
     middle = (x_range[0] + x_range[1]) / 2
     stacked = {"below": 0, "above": 0}
+    # lines leaving at the same step the same way (a truncation boundary) share one arrow
+    groups: dict[tuple, list[Exit]] = {}
     for exit in exits:
+        groups.setdefault((exit.step, exit.how, exit.edge), []).append(exit)
+    for same in groups.values():
+        exit = same[0]
         side = "above" if exit.how in ("above", "overflow") else "below"
         y = y_range[1] if side == "above" else y_range[0]
         shift = 34 * (1 + stacked[side])
         stacked[side] += 1
-        colour = colours.get(exit.name, "#111")
+        colour = colours.get(exit.name, "#111") if len(same) == 1 else "#111111"
         annotations.append(
             {
                 "text": exit.label(),

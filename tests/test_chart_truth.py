@@ -63,8 +63,10 @@ def _off_axis_report(fig: dict, key: str) -> list[str]:
     words = " ".join((layout.get("meta") or {}).get("off_axis", []))
     alt = alt_text.describe(key, fig)
     arrows = [a for a in layout.get("annotations", []) if a.get("showarrow")]
-    if len(arrows) != len((layout.get("meta") or {}).get("off_axis", [])):
-        problems = [f"{len(arrows)} arrows for the sentences {words!r}"]
+    sentences = (layout.get("meta") or {}).get("off_axis", [])
+    steps = {re.search(r"at step (\S+)$", s).group(1) for s in sentences}
+    if {a["text"].split("step ")[-1] for a in arrows} != steps:
+        problems = [f"arrows {[a['text'] for a in arrows]} for the sentences {words!r}"]
     else:
         problems = []
     problems = []
@@ -119,8 +121,9 @@ def test_the_exit_sentence_names_the_step_and_the_edge():
     elman = next(t for t in fig["data"] if t["name"] == "Elman RNN")
     x, y = alt_text.values(elman["x"]), alt_text.values(elman["y"])
     at = int(np.flatnonzero(x == int(step))[0])
-    assert y[at] < 10.0**exponent and np.all(y[at + 1 :] >= 10.0**exponent)
-    assert fig["layout"]["yaxis"]["range"][0] <= exponent
+    bottom = fig["layout"]["yaxis"]["range"][0]  # off the axis there, on it after
+    assert y[at] < 10.0**bottom and np.all(y[at + 1 :] >= 10.0**bottom)
+    assert bottom <= exponent < bottom + 1  # the power just inside the axis
 
 
 def test_the_page_writes_the_exits_under_the_chart():
@@ -306,3 +309,13 @@ def test_your_setting_is_labelled_above_the_map_not_on_its_line(phase_page):
     assert label["yanchor"] == "bottom" and label["y"] >= 1 and label["xanchor"] == "center"
     _, radii, _ = _heatmap(fig)
     assert fig["layout"]["xaxis"]["range"] == pytest.approx([radii[0] - 0.05, radii[-1] + 0.05])
+
+
+def test_lines_cut_at_one_truncation_boundary_share_one_arrow():
+    settings = PRESETS["Truncation cuts the long path"].settings
+    fig = _figures(gradient_flow, settings)["gradient_flow"]
+    sentences = fig["layout"]["meta"]["off_axis"]
+    assert len(sentences) >= 2 and all("drops to 0" in s for s in sentences), sentences
+    arrows = [a for a in fig["layout"]["annotations"] if a.get("showarrow")]
+    assert len(arrows) == 1 and arrows[0]["text"] == "0 at step 74"
+    assert _off_axis_report(fig, "gradient_flow") == []
