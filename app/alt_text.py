@@ -23,6 +23,7 @@ STEPS_BACK = 50  # as the gradient-flow view's text and the notes' worked figure
 BACKWARD_KEYS = {"gradient_flow", "backward_sweep"}
 # Heatmaps whose colour is log10 of the quantity named on the colour bar.
 LOG_COLOUR_KEYS = {"gradient_heatmap", "sensitivity", "phase_diagram"}
+OFF_AXIS = "off_axis"  # layout.meta's sentences on lines leaving the axis (app.axis_exits)
 DIGITS = 2  # significant digits after the first: 1.23, 4.56·10⁻¹³
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -87,6 +88,9 @@ def describe(key: str, figure) -> str:
         part = _trace_clause(key, trace, layout, index)
         if part:
             parts.append(part)
+    # where lines leave the axis (``app.axis_exits``), as the chart writes it
+    meta = layout.get("meta")
+    parts += list(meta.get(OFF_AXIS) or []) if isinstance(meta, dict) else []
     head = f"Chart: {title}." if title else "Chart."
     return " ".join([head, *(p + "." for p in parts)]) if parts else head + " Nothing to draw."
 

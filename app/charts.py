@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from app.axis_exits import log_window, name_exits
 from app.titles import CHART_MIN_WIDTH, fit_title
 
 # Okabe & Ito (2008), colour-blind safe; yellow (#F0E442) left out: too pale on white.
@@ -380,16 +381,9 @@ def power_ticks(low: float, high: float, at_most: int = 8) -> tuple[list, list]:
 
 def log_range(arrays: Sequence[np.ndarray | None], decades: float = 40.0) -> list | None:
     """[log10 low, log10 high] covering the positive finite values, at most
-    ``decades`` below the highest, with a little room."""
-    finite = [a[np.isfinite(a) & (a > 0)] for a in arrays if a is not None]
-    finite = [a for a in finite if a.size]
-    if not finite:
-        return None
-    top = max(float(np.log10(a.max())) for a in finite)
-    bottom = min(float(np.log10(a.min())) for a in finite)
-    bottom = max(bottom, top - decades)
-    pad = max(0.3, 0.05 * (top - bottom))
-    return [bottom - pad, top + pad]
+    ``decades`` tall unless a line would then be wholly off the axis, with a
+    little room: ``axis_exits.log_window``, the one rule of every log axis."""
+    return log_window(arrays, decades)
 
 
 def legend_rows(names: Sequence[str], characters_per_row: int = 48) -> int:
@@ -442,8 +436,13 @@ def lines_figure(
     reference_text: str = "",
     y_range: list | None = None,
     height: int = 440,
+    backward: bool = False,
 ) -> go.Figure:
-    """Curves over time on a linear or log axis, with an optional horizontal line."""
+    """Curves over time on a linear or log axis, with an optional horizontal line.
+
+    On a log axis a line that leaves it is named where it leaves, in words on
+    the chart (``axis_exits``), read from the last step back when ``backward``
+    (a gradient carried back in time)."""
     fig = go.Figure()
     for line in lines:
         values = (
@@ -459,16 +458,23 @@ def lines_figure(
             )
         )
     if reference is not None:
-        labelled_hline(
-            fig,
-            reference,
-            reference_text,
-            line={"color": OKABE_ITO["black"], "width": 2, "dash": "dash"},
-            log=log,
-        )
+        style = {"color": OKABE_ITO["black"], "width": 2, "dash": "dash"}
+        # its words in the legend, not over the plot: the lines run along it
+        labelled_hline(fig, reference, None, line=style, log=log)
+        if reference_text:
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="lines",
+                    name=reference_text,
+                    line=style,
+                    hoverinfo="skip",
+                )
+            )
     # the legend at the foot of the figure, under the axis title: anchored to
     # the plot instead, a legend of several rows grew up into the title
-    rows = legend_rows([line.name for line in lines])
+    rows = legend_rows([line.name for line in lines] + ([reference_text] if reference_text else []))
     fig.update_layout(
         xaxis_title="time step t",
         yaxis={"title": {"text": y_title}},
@@ -484,6 +490,7 @@ def lines_figure(
     if log:
         extra = [] if reference is None else [np.array([reference])]
         set_log_y(fig, [masked(line.values) for line in lines] + extra)
+        name_exits(fig, lines, backward=backward, font_size=FONT)
     elif y_range is not None:
         fig.update_yaxes(range=y_range, autorange=False)
     foot = 80 + 28 * rows

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from app.alt_text import plain
+from app.axis_exits import axis_exits, exit_parts
 from app.charts import (
     FONT,
     LEGEND_ON_TOP,
@@ -75,20 +77,26 @@ def gradient_flow_figure(
     lines: Sequence[Line],
     *,
     steps: int,
+    first_step: int = 0,
     threshold: float | None = None,
     threshold_text: str = "",
     chunk: int | None = None,
     scrub: Scrub | ScrubParts | None = None,
     active: int | None = None,
+    words_at: str = "",
     title: str = "How far back the gradient reaches: ‖∂L/∂h<sub>t</sub>‖",
 ) -> go.Figure:
-    """‖∂L/∂h_t‖ over t on a log axis, one line per curve; the clipping
+    """‖∂L/∂h_t‖ over t (from ``first_step`` on) on a log axis, one line per curve; the clipping
     threshold as a horizontal line, the truncation chunks as vertical lines,
     and an in-browser slider over ``scrub``'s frames (starting at ``active``).
 
     Built as one plain specification: without ``scrub`` a ``go.Figure``
     checked once; with it an ``AssembledFigure`` (its frames were checked
-    when ``scrub_parts`` drew them, its traces are typed arrays)."""
+    when ``scrub_parts`` drew them, its traces are typed arrays).
+
+    A line that leaves the y axis is named where it leaves, in words on the
+    chart (``axis_exits``); ``words_at`` begins each sentence ("at ρ = 0.90: "),
+    since they describe the current settings, not the slider's other frames."""
     if isinstance(scrub, Scrub):
         active = scrub.active if active is None else active
         scrub = scrub_parts(scrub)
@@ -120,6 +128,7 @@ def gradient_flow_figure(
         annotations.append(label)
     if chunk is not None and chunk < steps:
         boundaries = np.arange(chunk, steps, chunk) - 0.5
+        boundaries = boundaries[boundaries > first_step]
         if boundaries.size <= 60:
             shapes += [
                 {
@@ -135,7 +144,12 @@ def gradient_flow_figure(
                 for b in boundaries
             ]
     layout = {
-        "xaxis": {"title": {"text": "time step t"}, "range": [-0.5, steps - 0.5]},
+        "xaxis": {
+            "title": {
+                "text": "time step t" + (f" (the last {steps - first_step})" if first_step else "")
+            },
+            "range": [first_step - 0.5, steps - 0.5],
+        },
         "yaxis": {
             "title": {"text": "‖∂L/∂h<sub>t</sub>‖ (log scale)"},
             **log_y_axis(all_values, also=frame_values),
@@ -143,6 +157,16 @@ def gradient_flow_figure(
         "hovermode": "x unified",
         "showlegend": True,
     }
+    exits = axis_exits(lines, layout["yaxis"].get("range", [-308, 308]), backward=True)
+    exit_notes, layout["meta"] = exit_parts(
+        exits,
+        {plain(line.name): line.colour for line in lines},
+        layout["yaxis"].get("range", [-308, 308]),
+        layout["xaxis"]["range"],
+        font_size=FONT,
+        prefix=words_at,
+    )
+    annotations += exit_notes
     if shapes:
         layout["shapes"] = shapes
     if annotations:

@@ -19,6 +19,7 @@ from app.charts import (
     after_clipping_bar,
     labelled_hline,
     legend_at_foot,
+    log_ticks,
     masked,
     plain_number,
     power_ticks,
@@ -51,7 +52,7 @@ def log_heatmap_figure(
     finite = z[np.isfinite(z)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1, 1)
     low = max(low, high - 40)  # a colour scale over more than 40 decades reads as two colours
-    ticks, labels = power_ticks(low, high, at_most=max(3, height // 90))
+    ticks, labels = colour_ticks(low, high, at_most=max(3, height // 90))
     heatmap = {
         "type": "heatmap",
         # float32 logarithms: three digits more than a colour can show, half the bytes
@@ -70,15 +71,66 @@ def log_heatmap_figure(
         "hovertemplate": "x = %{x}<br>y = %{y}<br>log<sub>10</sub> = %{z:.2f}<extra></extra>",
     }
     yaxis = {"title": {"text": y_title}}
+    xaxis = {"title": {"text": x_title}}
     if y_values is None:  # units: whole numbers only
         yaxis.update(dtick=max(1, int(np.ceil(z.shape[0] / 8))), tick0=0)
+    extra = {}
     if square:
-        yaxis.update(scaleanchor="x", autorange="reversed")
-    layout = {"xaxis": {"title": {"text": x_title}}, "yaxis": yaxis}
+        # steps against steps, each axis over the steps it holds, ticks at round
+        # steps; no fixed aspect (Plotly kept the square by widening an axis past
+        # the data, to −20 … 120), and the colour bar under the plot, so that the
+        # map keeps the column's width
+        n = z.shape[0]
+        dtick = round_step(n / 5)
+        xaxis.update(range=[-0.5, n - 0.5], dtick=dtick, tick0=0)
+        yaxis.update(range=[n - 0.5, -0.5], dtick=dtick, tick0=0)
+        heatmap["colorbar"].update(
+            orientation="h",
+            x=0,
+            xanchor="left",
+            # at the figure's foot, measured from it: a fraction of the plot
+            # ran into the x axis's title when projector mode enlarged it
+            yref="container",
+            y=0.02,
+            yanchor="bottom",
+            len=0.75,
+            thickness=16,
+            title={"text": colour_title, "font": {"size": FONT}, "side": "right"},
+        )
+        extra["margin"] = {"b": 170}
+    layout = {"xaxis": xaxis, "yaxis": yaxis}
     # one plain specification, checked once (see ``themed``)
     return go.Figure(
-        {"data": [heatmap], "layout": themed_layout(layout, title=title, height=height)}
+        {"data": [heatmap], "layout": themed_layout(layout, title=title, height=height, **extra)}
     )
+
+
+def round_step(approximate: float) -> int:
+    """The whole 1, 2 or 5 × 10ⁿ nearest above ``approximate``: a tick spacing."""
+    for exponent in range(0, 7):
+        for mantissa in (1, 2, 5):
+            if mantissa * 10**exponent >= approximate:
+                return mantissa * 10**exponent
+    return 10**7
+
+
+def colour_ticks(low: float, high: float, at_most: int = 8) -> tuple[list, list]:
+    """At least three ticks for a log10 colour bar over ``low`` … ``high``:
+    powers of ten, or 1, 2, 5 × 10ⁿ over a decade or two, or else (a range
+    within a factor of two) its ends and middle."""
+    ticks, labels = power_ticks(low, high, at_most)
+    ticks = [t for t in ticks if low - 1e-9 <= t <= high + 1e-9]
+    if len(ticks) >= 3:
+        return ticks, [_power_label(t) for t in ticks]
+    values, labels = log_ticks(low, high)
+    if len(values) >= 3:
+        return [float(np.log10(v)) for v in values], labels
+    middle = np.linspace(low, high, 3)
+    return [float(v) for v in middle], [plain_number(float(f"{10.0**v:.2g}")) for v in middle]
+
+
+def _power_label(exponent: float) -> str:
+    return plain_number(10.0 ** int(exponent))
 
 
 @dataclass(frozen=True)
@@ -281,10 +333,32 @@ def global_norm_figure(
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
     )
     set_log_y(fig, values, extra_top=0.5)
-    return themed(fig, title="Global gradient norm against θ", height=480)
+    title = "Global gradient norm" + ("" if threshold is None else " against θ")
+    return themed(fig, title=title, height=480)
 
 
 # ---- 5. phase diagram --------------------------------------------------------------------------
+
+
+# Diverging colours, light to dark (ColorBrewer RdBu), and the decades of the
+# ratio at which each is reached: white only within a fraction of a decade of
+# ratio 1, so that the border between blue and red is where the ratio is 1.
+PHASE_BLUES = ("#d1e5f0", "#92c5de", "#4393c3", "#2166ac", "#053061")
+PHASE_REDS = ("#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f")
+PHASE_DECADES = (0.25, 1.0, 3.0, 10.0)  # then the scale's end
+ZERO_GREY = "#9E9E9E"
+
+
+def phase_colourscale(bound: float) -> list:
+    """A colour scale over log10 ratios −bound … bound: white at 0 alone, a
+    visible tint a quarter of a decade away, darkest at ±bound."""
+    stops = [d for d in PHASE_DECADES if d < bound] + [bound]
+    blues = [*PHASE_BLUES[: len(stops) - 1], PHASE_BLUES[-1]]
+    reds = [*PHASE_REDS[: len(stops) - 1], PHASE_REDS[-1]]
+    scale = [[0.5 - d / (2 * bound), c] for d, c in zip(stops[::-1], blues[::-1], strict=True)]
+    scale.append([0.5, "#ffffff"])
+    scale += [[0.5 + d / (2 * bound), c] for d, c in zip(stops, reds, strict=True)]
+    return scale
 
 
 def phase_figure(
@@ -296,32 +370,49 @@ def phase_figure(
     x_title: str,
     current: float | None,
     title: str,
+    zero: np.ndarray | None = None,
+    colour_title: str = "‖∂L/∂h‖",
 ) -> go.Figure:
-    """log10 ‖∂L/∂h_{T−1−k}‖ over the knob (x) and the lag k (y): blue where
-    the gradient vanishes, red where it explodes, crosses where it overflowed."""
+    """log10 of a gradient ratio over the knob (x) and the lag k (y): blue
+    where the gradient vanishes, red where it explodes, white only near 1
+    (``phase_colourscale``); crosses where it overflowed, grey where it is
+    exactly 0 (``zero``: no logarithm, and a blank would read as white)."""
     finite = log_norm[np.isfinite(log_norm)]
     bound = float(np.max(np.abs(finite))) if finite.size else 1.0
     bound = min(max(bound, 1.0), 40.0)
-    ticks, labels = power_ticks(-bound, bound)
+    ticks, labels = _symmetric_power_ticks(bound)
     fig = go.Figure(
         go.Heatmap(
             z=typed(np.clip(log_norm, -bound, bound)),
             x=radii,
             y=lags,
-            colorscale=DIVERGING,
+            colorscale=phase_colourscale(bound),
             zmid=0.0,
             zmin=-bound,
             zmax=bound,
             colorbar={
-                "title": {"text": "‖∂L/∂h‖", "font": {"size": FONT}, "side": "right"},
+                "title": {"text": colour_title, "font": {"size": FONT}, "side": "right"},
                 "tickvals": ticks,
                 "ticktext": labels,
                 "tickfont": {"size": FONT},
             },
             hovertemplate=x_title
-            + " = %{x}<br>k = %{y}<br>log<sub>10</sub>‖∂L/∂h‖ = %{z:.2f}<extra></extra>",
+            + " = %{x}<br>k = %{y}<br>log<sub>10</sub> ratio = %{z:.2f}<extra></extra>",
         )
     )
+    if zero is not None and zero.any():
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(zero, 1.0, np.nan),
+                x=radii,
+                y=lags,
+                colorscale=[[0, ZERO_GREY], [1, ZERO_GREY]],
+                showscale=False,
+                name="exactly 0",
+                # a guide, like the unit circle: the words are the caption under the chart
+                hoverinfo="skip",
+            )
+        )
     rows, cols = np.nonzero(overflow)
     if rows.size:
         fig.add_trace(
@@ -337,15 +428,28 @@ def phase_figure(
         fig.add_vline(
             x=current,
             line={"color": OKABE_ITO["black"], "width": 3, "dash": "dash"},
+            # above the plot, clear of its own line and of the map's colours
             annotation_text="your setting",
-            annotation_position="top right",
+            annotation_position="top",
+            annotation_yanchor="bottom",
             annotation_font_size=FONT,
         )
+    half = (radii[1] - radii[0]) / 2 if len(radii) > 1 else 0.5
     fig.update_layout(
-        xaxis_title=x_title,
+        # the map's own extent: the label above the line must not widen the axis
+        xaxis={"title": {"text": x_title}, "range": [radii[0] - half, radii[-1] + half]},
         yaxis_title="steps back from the end, k",
     )
     legend, foot = legend_at_foot(fig)
     return themed(
         fig, title=title, height=560 + foot, legend=legend, margin={"b": BOTTOM_MARGIN + foot}
     )
+
+
+def _symmetric_power_ticks(bound: float) -> tuple[list, list]:
+    """Ticks 10⁻ⁿˢ … 1 … 10ⁿˢ for a colour bar over log10 −bound … bound: 1,
+    the border the map is about, among them, and at least three."""
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100) if bound / s <= 3)
+    count = int(bound // step)
+    exponents = [k * step for k in range(-count, count + 1)]
+    return exponents, [plain_number(10.0**e) for e in exponents]

@@ -253,13 +253,15 @@ def test_scrub_frames_animate_in_the_browser():
 @pytest.mark.parametrize("log", [True, False])
 def test_line_labels_sit_on_their_line(log):
     # plotly.js reads an annotation's y on a log axis as log10 of the value
+    _, label = charts.hline_parts(100.0, "here", line={}, log=log)
+    assert label["y"] == pytest.approx(2.0 if log else 100.0)
+    # lines_figure names its reference line in the legend, off the lines (issue 13)
     line = charts.Line("a", "#000000", np.arange(3), np.array([1e-3, 1.0, 1e3]))
     fig = charts.lines_figure(
         [line], title="t", y_title="y", log=log, reference=100.0, reference_text="here"
     )
-    (label,) = [a for a in fig.layout.annotations if a.text == "here"]
-    assert label.y == pytest.approx(2.0 if log else 100.0)
     assert fig.layout.shapes[0].y0 == 100.0
+    assert [t.name for t in fig.data] == ["a", "here"]
 
 
 def test_a_new_T_hands_the_engine_the_run_it_shares_steps_with(monkeypatch):

@@ -25,7 +25,9 @@ from app.figures import all_figures, quiet_streamlit, view_figures, views
 
 quiet_streamlit()
 
-SMALL = Settings(cells=("rnn", "lstm"), seq_len=20, hidden_size=3, seed=3, spectral_radius=1.2)
+SMALL = Settings(
+    cells=("rnn", "lstm"), focus="lstm", seq_len=20, hidden_size=3, seed=3, spectral_radius=1.2
+)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -24,11 +24,11 @@ SETTINGS_KEY = "_settings"
 NOTICE_KEY = "_notices"
 NOT_HELD = "the uploaded weights are not on this server; upload the file again"
 # Values the off-able sliders show while their toggle is off.
-FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0}
-# The comparison's numbers (app.lecture) are off-able the same way.
+FALLBACK = {"spectral_radius": 1.0, "truncation": 10, "clip": 1.0, "last_steps": 100}
+# The comparison's numbers (app.explorer.lecture) are off-able the same way.
 FALLBACK.update(compare_seed=1, compare_radius=1.0)
 # Fields with a toggle (key name + "_on") beside their number.
-TOGGLED = ("truncation", "clip", "compare_seed", "compare_radius")
+TOGGLED = ("truncation", "clip", "last_steps", "compare_seed", "compare_radius")
 
 
 def widget_values(settings: Settings) -> dict[str, Any]:

@@ -266,6 +266,17 @@ def render() -> Settings:
         disabled=chosen["setup"] == "one_to_one",
         help="How many time steps the network reads. One-to-one uses a single step.",
     )
+    chosen["last_steps"] = _optional_number(
+        bar,
+        "last_steps",
+        toggle_label="Gradient flow: show only the last steps",
+        label="Steps shown, counted back from the end",
+        min_value=2,
+        max_value=2000,
+        step=10,
+        help="Zoom the gradient-flow chart on the last N steps: at T = 2000 the "
+        "steps where a gradient vanishes are otherwise a stroke at the right edge.",
+    )
     chosen["signal"] = bar.selectbox(
         "Input signal",
         list(SIGNAL_NAMES),

@@ -34,7 +34,8 @@ PRESENTED = ("flow", "sweep")  # the charts the presenter view can show
 
 FIELDS: tuple[Field, ...] = (
     Field("cells", "cell", "choices", ("rnn", "lstm"), "Cells to show", CELL_KINDS),
-    Field("focus", "focus", "choice", "lstm", "Cell for the detail views", CELL_KINDS),
+    # the Elman RNN: its phase diagram has a border to see (an LSTM's is all blue)
+    Field("focus", "focus", "choice", "rnn", "Cell for the detail views", CELL_KINDS),
     Field("bidirectional", "bi", "bool", False, "Bidirectional"),
     Field("reset_after", "reset", "bool", False, "GRU: reset gate after W_hn"),
     Field("hidden_size", "H", "int", 16, "Hidden size H", low=1, high=256),
@@ -75,6 +76,16 @@ FIELDS: tuple[Field, ...] = (
     Field("recurrent_matrix", "Whh", "matrix", None, "W_hh cell by cell", optional=True),
     Field("activation", "act", "choice", "tanh", "Activation", ACTIVATIONS),
     Field("seq_len", "T", "int", 100, "Sequence length T", low=2, high=2000),
+    Field(
+        "last_steps",
+        "last",
+        "int",
+        None,
+        "Gradient flow: the last N steps",
+        low=2,
+        high=2000,
+        optional=True,
+    ),
     Field("signal", "x", "choice", "noise", "Input signal", SIGNALS),
     Field("setup", "setup", "choice", "many_to_one", "Set-up", SETUPS),
     Field("loss", "loss", "choice", "mse", "Loss", LOSSES),
@@ -169,6 +180,8 @@ class Settings:
     H ≤ 4; ``spectral_radius``, ``truncation`` and ``clip`` are None when off.
     ``weights`` is the digest of uploaded weights (``app.upload``), or None.
     ``focus`` is always one of ``cells`` (the first when given another).
+    ``last_steps``: the gradient-flow view's charts show only the last N steps
+    (None: all), so that a long run's last steps stay readable.
     """
 
     cells: tuple[str, ...] = _default("cells")
@@ -188,6 +201,7 @@ class Settings:
     recurrent_matrix: tuple[tuple[float, ...], ...] | None = _default("recurrent_matrix")
     activation: str = _default("activation")
     seq_len: int = _default("seq_len")
+    last_steps: int | None = _default("last_steps")
     signal: str = _default("signal")
     setup: str = _default("setup")
     loss: str = _default("loss")
@@ -215,6 +229,13 @@ class Settings:
     def steps(self) -> int:
         """The number of time steps simulated: T, or 1 for one-to-one."""
         return 1 if self.setup == "one_to_one" else self.seq_len
+
+    @property
+    def first_step_shown(self) -> int:
+        """The first step the gradient-flow chart draws (``last_steps``)."""
+        if self.last_steps is None:
+            return 0
+        return max(0, self.steps - self.last_steps)
 
     @property
     def focus_cell(self) -> str:

@@ -57,7 +57,8 @@ def parameters_figure(settings: Settings, runs: Runs) -> go.Figure | None:
         before,
         after,
         colour=colour(kind),
-        title=f"{name(kind)}: each parameter's gradient, before and after",
+        title=f"{name(kind)}: each parameter's gradient"
+        + ("" if after is None else ", before and after clipping"),
     )
 
 

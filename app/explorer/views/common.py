@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import alt_text, cached, chart_keys, export
+from app import alt_text, cached, chart_keys, export, inert
 from app.charts import CELL_COLOURS
 from app.compute import CellRun, CellSpec, cell_spec
 from app.explorer.state import Settings
@@ -95,6 +95,11 @@ def chart(
     if alone:
         time.sleep(ALONE_SECONDS)
     spec = fig.to_dict()
+    off_axis = (spec["layout"].get("meta") or {}).get(alt_text.OFF_AXIS)
+    if off_axis:  # the arrows on the chart, in words (``app.axis_exits``)
+        # full contrast (a caption's faded grey fails WCAG's 4.5:1): it says what is not drawn
+        # (line names may hold h_t: no markup)
+        st.markdown("Off the chart: " + "; ".join(inert.plain(s) for s in off_axis) + ".")
     if chart_keys.has_controls(spec):
         chart_keys.controls(key)
     st.html(alt_text.hidden_paragraph(key, alt_text.describe(key, spec)))

@@ -71,7 +71,7 @@ def flow_parts(settings: Settings, runs: Runs) -> FlowParts | None:
     kinds = [kind for kind, _ in runs.finished()]
     if not kinds:
         return None
-    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
+    steps = steps_drawn(settings, MAX_STEPS_DRAWN)
     sources = line_sources(settings, kinds)
     lines = [_line(settings, runs, source, steps, None) for source in sources]
     lines += lecture.extra_lines(settings, runs, steps)  # after the in-chart slider's
@@ -117,7 +117,7 @@ def kept_frame(settings: Settings, runs: Runs) -> KeptFrame | None:
 def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowParts:
     """``flow_parts`` read from the in-chart slider's runs: the same numbers,
     since each frame is the engine run of the same CellSpec."""
-    steps = sample_steps(settings.steps, MAX_STEPS_DRAWN)
+    steps = steps_drawn(settings, MAX_STEPS_DRAWN)
     sources = line_sources(settings, list(settings.cells))
     rows = _frame_rows(settings, runs, kept.sweeps, sources, kept.values)
     lines = [
@@ -204,6 +204,13 @@ def flow_figure(settings: Settings, runs: Runs) -> DrawnFlow | None:
     return DrawnFlow(fig, static, scrub_wanted, seconds, pending)
 
 
+def steps_drawn(settings: Settings, at_most: int) -> np.ndarray:
+    """At most ``at_most`` steps spread over those the chart shows: all T, or
+    the last ``settings.last_steps`` (each then drawn, up to ``at_most``)."""
+    first = settings.first_step_shown
+    return first + sample_steps(settings.steps - first, at_most)
+
+
 def line_sources(settings: Settings, kinds: list[str]) -> list[tuple[str, str]]:
     """(kind, what) for every line, in drawing order: "h" forward, "rev" the
     backward direction, "c" an LSTM's cell; ("", "ref") the w^(T−1−t) reference."""
@@ -261,29 +268,37 @@ def _reference(settings: Settings, runs: Runs, w: float | None = None, anchor=No
 
 
 def _figure_args(settings: Settings) -> dict:
-    args = {"steps": settings.steps, "chunk": settings.truncation}
-    if settings.clip is not None:
-        args["threshold"] = settings.clip
-        args["threshold_text"] = f"clipping threshold θ = {settings.clip:g}"
-    return args
+    # no clipping threshold here: θ bounds the parameters' global norm ‖∂L/∂θ‖,
+    # not ‖∂L/∂h_t‖, so it is drawn on the Clipping tab's chart of that norm only
+    return {
+        "steps": settings.steps,
+        "chunk": settings.truncation,
+        "first_step": settings.first_step_shown,
+    }
 
 
 def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
     """The in-chart slider's frames (drawn once per sweep, then kept) and the
     frame to start on: ``gradient_flow_figure``'s keyword arguments."""
     first_kind = next(iter(specs))
-    key = (tuple(specs.values()), tuple(sources), settings.steps)
+    key = (tuple(specs.values()), tuple(sources), settings.steps, settings.first_step_shown)
     parts = FRAMES.get(key)
     if parts is None:
         parts = flow_chart.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
         FRAMES.put(key, parts)
     current = _current_knob(settings, runs, first_kind)
-    return {"scrub": parts, "active": int(np.argmin(np.abs(values - current)))}
+    label = "w" if settings.single_unit else "ρ"
+    return {
+        "scrub": parts,
+        "active": int(np.argmin(np.abs(values - current))),
+        # the words on lines leaving the axis stay as the slider moves: say when they hold
+        "words_at": f"at {label} = {current:.2f}, ",
+    }
 
 
 def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
     per_line = _frame_rows(settings, runs, sweeps, sources, values)
-    drawn = steps if steps.size <= FRAME_STEPS else sample_steps(settings.steps, FRAME_STEPS)
+    drawn = steps if steps.size <= FRAME_STEPS else steps_drawn(settings, FRAME_STEPS)
     frames = [[rows[v][drawn] for rows in per_line] for v in range(len(values))]
     label = "w" if settings.single_unit else "ρ"
     return flow_chart.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
@@ -356,7 +371,7 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
     if settings.clip is not None:
         norms = "; ".join(f"{name(k)} {sci(r.trace.grad_norm)}" for k, r in finished)
         paragraphs.append(
-            f"Dash-dotted: the clipping threshold θ = {settings.clip:g}. Clipping acts after "
+            f"Clipping (θ = {settings.clip:g}) acts after "
             f"backpropagation on the parameters' global gradient norm ‖∂L/∂θ‖ ({norms}), "
             "so it leaves these curves as they are: it only shortens the update "
             "(see the Clipping tab)."
@@ -419,7 +434,7 @@ def heatmap_figure(settings: Settings, runs: Runs) -> go.Figure | None:
     run = runs.get(kind)
     if run.trace is None:
         return None
-    steps = sample_steps(settings.steps, 300)
+    steps = steps_drawn(settings, 300)
     grad = np.abs(run.trace.grad_hidden[steps, :MAX_UNITS_DRAWN]).T  # (units, steps)
     return panels.log_heatmap_figure(
         grad,

@@ -94,6 +94,7 @@ def product_bound_figure(settings: Settings, finished, jacobians) -> go.Figure:
         title="All the way back: the product of the step norms against ‖∂L/∂h<sub>t</sub>‖",
         y_title="norm (log scale)",
         log=True,
+        backward=True,
     )
 
 
