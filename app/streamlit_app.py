@@ -30,13 +30,14 @@ from app import (  # noqa: E402
     chart_keys,
     figures,
     inert,
+    preset_text,
     process,
     session,
     sidebar,
     tidy,
     upload_buffers,
 )
-from app.presets import PRESETS, matching_preset  # noqa: E402
+from app.presets import matching_preset  # noqa: E402
 from app.state import CELL_NAMES, Settings  # noqa: E402
 from app.style import access_css, page_css  # noqa: E402
 from app.views.common import Runs  # noqa: E402
@@ -80,7 +81,7 @@ def main() -> None:
             st.warning(text)
         preset = matching_preset(settings)
         if preset is not None:
-            st.info(f"**{preset}.** {PRESETS[preset].look_at}")
+            st.info(f"**{preset}.** {preset_text.sentence(preset, runs).text}")
         if budget.runs_fit(settings):
             report_runs(settings, runs)
     drawn = sidebar.render()

@@ -159,7 +159,7 @@ def test_moving_the_scrub_knob_reproduces_other_weights():
 def test_every_preset_runs_and_says_what_to_look_at(preset):
     at = click_preset(fresh(), preset)
     assert_clean(at)
-    assert any(PRESETS[preset].look_at in i.value for i in at.info)
+    assert any(i.value.startswith(f"**{preset}.**") for i in at.info)
     expected = PRESETS[preset].settings
     assert at.slider(key="hidden_size").value == expected.hidden_size
     assert tuple(at.pills(key="cells").value) == expected.cells
@@ -491,3 +491,42 @@ def test_random_settings_never_fail_on_any_view(seed):
     assert_clean(at)
     for view in VIEWS[1:]:
         assert_clean(open_view(at, view))
+
+
+# ---- every preset's sentence against its chart ------------------------------------------
+
+
+def _chart_ratio(fig: dict, measure) -> float:
+    """The measure read off the drawn line: y at t = T−1−n over y at T−1 (masked = 0)."""
+    line = CELL_NAMES[measure.kind]
+    if measure.what == "c":
+        line += ": ‖∂L/∂c<sub>t</sub>‖ (cell state)"
+    trace = next(t for t in fig["data"] if t.get("name") == line)
+    x, y = decode(trace["x"]).astype(int), np.nan_to_num(decode(trace["y"]).astype(float))
+    last = int(x.max())
+    return float(y[x == last - measure.steps_back][0] / y[x == last][0])
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_sentence_states_its_charts_numbers(preset):
+    """Each number the sentence above the charts states is the drawn line's ratio."""
+    from app.preset_text import sentence
+    from app.views.common import Runs
+
+    at = click_preset(fresh(), preset)
+    said = next(i.value for i in at.info if preset in i.value)
+    expected = sentence(preset, Runs(PRESETS[preset].settings))
+    assert expected.text in said
+    fig = figures(at)["gradient_flow"]
+    for measure in expected.measures:
+        assert measure.text in said
+        assert _chart_ratio(fig, measure) == pytest.approx(measure.value, rel=1e-9, abs=1e-300)
+    if "fifty steps back" in said:
+        assert any(m.steps_back == 50 for m in expected.measures)
+
+
+def test_tanh_note_says_what_tanh_does_to_an_explosion():
+    at = click_preset(fresh(), "Exploding (w = 1.1)")
+    text = " ".join(m.value for m in at.markdown)
+    assert "shrinks faster still" not in text
+    assert "against 117 × for the linear unit" in text

@@ -349,9 +349,11 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
     if matching_preset(settings) in TANH_NOTE_PRESETS:
         paragraphs.append(_tanh_note(settings, runs))
         paragraphs.append(
-            "(The notes count “65 times of repetition” for this figure, but 117 and "
-            "0.005 are 1.1⁵⁰ and 0.9⁵⁰: fifty factors. The notes' eq. 5–11 also leave "
-            "out f′(a); it is in the product above.)"
+            "(Course notes 002, “Problem of BPTT”, count “65 times of repetition” from step "
+            "115 back to step 50, but the two results they give for one unit, 117 for "
+            "w = 1.1 and 0.005 for w = 0.9, are 1.1⁵⁰ and 0.9⁵⁰: fifty factors. Course "
+            "notes 000 say their own eq. 5–11 “need fixing”: they leave out f′(a), which "
+            "is in the product above.)"
         )
     if scrub_wanted:
         knob = "the recurrent weight w" if settings.single_unit else "the spectral radius ρ"
@@ -367,15 +369,31 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
 
 
 def _tanh_note(settings: Settings, runs: Runs) -> str:
-    spec = runs.spec(settings.cells[0]).replace(activation="tanh")
-    run = cached.cell_run(spec)
-    note = "With tanh the gradient shrinks faster still, since tanh′ ≤ 1"
-    if run.trace is not None:
-        norms = _norms(run.trace, "h")
-        if settings.steps > STEPS_BACK and norms[-1] > 0:
-            ratio = norms[settings.steps - 1 - STEPS_BACK] / norms[-1]
-            note += f": on this input the same unit with tanh keeps {sci(ratio)} fifty steps back"
+    """The same unit with tanh, measured: each factor w·tanh′(a) is at most |w|."""
+    note = "With tanh each step's factor w·tanh′(aₜ) is at most |w|, so the gradient is smaller"
+    linear, tanh = (
+        _ratio_back(settings, cached.cell_run(runs.spec(settings.cells[0]).replace(activation=a)))
+        for a in ("linear", "tanh")
+    )
+    if linear is None or tanh is None:
+        return note + "."
+    note += (
+        f": fifty steps back the same unit with tanh keeps {sci(tanh)} × the last step's "
+        f"gradient, against {sci(linear)} × for the linear unit"
+    )
+    if tanh < 1 <= linear:
+        note += ", so it vanishes instead of exploding"
     return note + "."
+
+
+def _ratio_back(settings: Settings, run) -> float | None:
+    """‖∂L/∂h_{T−51}‖ / ‖∂L/∂h_{T−1}‖ of ``run``, if it ran that long."""
+    if run.trace is None or settings.steps <= STEPS_BACK:
+        return None
+    norms = _norms(run.trace, "h")
+    if not norms[-1] > 0:
+        return None
+    return float(norms[settings.steps - 1 - STEPS_BACK] / norms[-1])
 
 
 def heatmap_figure(settings: Settings, runs: Runs) -> go.Figure | None:
