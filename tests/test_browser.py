@@ -274,3 +274,43 @@ def luminance(colour: str) -> float:
     else:
         channels = [int(float(v)) for v in re.findall(r"[\d.]+", colour)[:3]]
     return sum(channels) / (3 * 255)
+
+
+# ---- issue 13, item 4: what you scrub is what you save and share ------------------------
+
+
+def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url):
+    """The fifty-steps-back sentence follows the in-chart slider; its button
+    makes the scrubbed ρ the setting: the sidebar's slider and the link."""
+    from app.views.common import sci
+
+    open_app(page, app_url)
+    said = page.locator(".gfl-fifty-gradient_flow")
+    assert "at ρ = 0.630" in said.inner_text()
+    use = page.locator(".gfl-keys-use")
+    assert use.is_hidden()
+
+    scrub = page.locator(".gfl-keys input[type=range]")
+    scrub.fill("33")  # ρ = 33 × 0.05
+    expect_text = page.wait_for_function(
+        "() => document.querySelector('.gfl-fifty-gradient_flow').innerText.includes('1.65')"
+    )
+    assert expect_text
+    frame = page.evaluate(
+        """(s) => document.querySelector(s)._transitionData._frames
+            .find(f => f.name === '1.65').data.map(d => d.y)""",
+        chart_selector("gradient_flow"),
+    )
+    elman = decode(frame[0])
+    assert f"Elman RNN {sci(elman[-51] / elman[-1], 5)}" in said.inner_text()
+    page.screenshot(path=SCREENSHOTS / "words_scrubbed_sentence.png")
+
+    assert use.inner_text().startswith("Use ρ = 1.65")
+    use.click()
+    page.wait_for_function("() => window.location.search.includes('rho=1.65')")
+    wait_until_idle(page, timeout=TIMEOUT)
+    radius = page.get_by_role("slider", name="Spectral radius ρ of W_hh (largest |eigenvalue|)")
+    assert float(radius.input_value()) == 1.65
+    assert "at ρ = 1.65" in said.inner_text()
+    assert use.is_hidden()
+    page.screenshot(path=SCREENSHOTS / "words_scrub_used.png")

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import budget, cached, charts, flow_chart, panels
+from app import budget, cached, chart_keys, charts, flow_chart, panels, session
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
 from app.presets import TANH_NOTE_PRESETS, matching_preset
 from app.state import Settings
@@ -150,14 +150,17 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
+        follow = None
         if ready:
             scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
+            setting = scrub.pop("setting")
             fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
+            follow = _follow(settings, sweeps, values, setting)
         else:
             fig = static()
         # one key whether or not the slider is ready: the browser then updates
         # the chart it has (Plotly.react) instead of building a new one
-        chart(fig, "gradient_flow", settings, downloads=False, alone=True)
+        chart(fig, "gradient_flow", settings, downloads=False, alone=True, follow=follow)
         download_row("gradient_flow", settings, static)
         status = st.empty()
     finished = list(runs.finished())  # the engine runs the current settings here, if not before
@@ -243,7 +246,11 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
         parts = flow_chart.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
         FRAMES.put(key, parts)
     current = _current_knob(settings, runs, first_kind)
-    return {"scrub": parts, "active": int(np.argmin(np.abs(values - current)))}
+    return {
+        "scrub": parts,
+        "active": int(np.argmin(np.abs(values - current))),
+        "setting": current,
+    }
 
 
 def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
@@ -252,6 +259,71 @@ def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
     frames = [[rows[v][drawn] for rows in per_line] for v in range(len(values))]
     label = "w" if settings.single_unit else "ρ"
     return flow_chart.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
+
+
+FIFTY_ELEMENT = "gfl-fifty-gradient_flow"  # the sentence the in-chart slider updates
+
+
+def knob_label(value: float, values: np.ndarray) -> str:
+    """The knob's value as the in-chart slider labels it (two decimals), or
+    with three when it is off that slider's grid (ρ of W_hh as drawn)."""
+    on_grid = np.any(np.isclose(values, value, rtol=0, atol=1e-12))
+    return f"{value:.2f}" if on_grid else f"{value:.3f}"
+
+
+def fifty_text(knob: str, label: str, ratios: list[tuple[str, float]]) -> str:
+    """The fifty-steps-back sentence (HTML) at knob = label."""
+    parts = [
+        f"<strong>{name(k)}</strong> {sci(r, 5)}" + (" (no gradient gets there)" if r == 0 else "")
+        for k, r in ratios
+    ]
+    return (
+        f"Fifty steps back, at {knob} = {label}: ‖∂L/∂h<sub>T−51</sub>‖ / "
+        "‖∂L/∂h<sub>T−1</sub>‖ = " + "; ".join(parts) + "."
+    )
+
+
+def _ratios_back(rows: dict[str, np.ndarray]) -> list[tuple[str, float]]:
+    """(kind, ‖∂L/∂h_{T−51}‖ / ‖∂L/∂h_{T−1}‖) of each (T,) row that reaches that far."""
+    out = []
+    for kind, norms in rows.items():
+        if norms.shape[0] > STEPS_BACK and norms[-1] > 0:
+            out.append((kind, float(norms[-1 - STEPS_BACK] / norms[-1])))
+    return out
+
+
+def _follow(settings: Settings, sweeps: dict, values: np.ndarray, setting: float):
+    """What follows the in-chart slider: the fifty-steps-back sentence of each
+    frame, and a button that makes the frame's value the setting."""
+    knob = "w" if settings.single_unit else "ρ"
+    labels = [f"{v:.2f}" for v in values]
+    texts = []
+    for v, label in enumerate(labels):
+        ratios = _ratios_back({kind: sweep[0][v] for kind, sweep in sweeps.items()})
+        texts.append(fifty_text(knob, label, ratios) if ratios else "")
+
+    def use(index: int) -> None:
+        use_knob(settings.single_unit, float(values[index]))
+
+    return chart_keys.Follow(
+        labels=labels,
+        setting=knob_label(setting, values),
+        element=FIFTY_ELEMENT,
+        texts=texts,
+        use=f"Use {knob} = {{}} (make it the setting and the link)",
+        on_use=use,
+    )
+
+
+def use_knob(single_unit: bool, value: float) -> None:
+    """Make ``value`` the setting of the in-chart slider's knob (a callback:
+    it runs before the script, so it sets the sidebar's widget too)."""
+    state = st.session_state
+    knob = "recurrent_weight" if single_unit else "spectral_radius"
+    settings = state[session.SETTINGS_KEY]
+    changes = {knob: value} if single_unit else {knob: value, "recurrent_matrix": None}
+    state[session.SETTINGS_KEY] = settings.replace(**changes)
+    state[knob] = value
 
 
 def _frame_rows(settings, runs, sweeps, sources, values) -> list[np.ndarray]:
@@ -290,28 +362,24 @@ def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
 
 def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, seconds: float):
     T = settings.steps
-    paragraphs = [
+    st.markdown(
         "Each line is the size of the gradient of the loss with respect to the hidden "
         "state at step t: how strongly what happened at step t can still be corrected. "
         "On this log axis a straight slope means the same factor at every step."
-    ]
-    ratios = []
-    for kind, run in finished:
-        norms = _norms(run.trace, "h")
-        if T > STEPS_BACK and norms[-1] > 0:
-            ratio = norms[T - 1 - STEPS_BACK] / norms[-1]
-            ratios.append((kind, ratio))
+    )
+    paragraphs = []
+    ratios = _ratios_back({kind: _norms(run.trace, "h") for kind, run in finished})
     if ratios:
-        parts = [
-            f"**{name(k)}** {sci(r, 5)}" + (" (no gradient gets there)" if r == 0 else "")
-            for k, r in ratios
-        ]
-        paragraphs.append(
-            # two formulas, not one, so that the line can wrap at the slash in a
-            # narrow column (projector mode)
-            r"Fifty steps back, $\|\partial L/\partial h_{T-51}\|$ / "
-            r"$\|\partial L/\partial h_{T-1}\|$ = " + "; ".join(parts) + "."
-        )
+        # plain HTML, no formula: the in-chart slider rewrites it (``_follow``)
+        knob = "w" if settings.single_unit else "ρ"
+        focus = settings.focus_cell
+        current = _current_knob(settings, runs, focus)
+        label = knob_label(current, scrub_values(runs.spec(focus)))
+        if not settings.single_unit and settings.spectral_radius is None:
+            # each cell's W_hh as drawn has its own ρ: the one the sidebar shows
+            label += f" (the {name(focus)}'s W_hh as drawn)"
+        text = fifty_text(knob, label, ratios)
+        st.markdown(f'<span class="{FIFTY_ELEMENT}">{text}</span>', unsafe_allow_html=True)
     if settings.setup == "many_to_many":
         paragraphs.append(
             "With the loss summed over steps, each ‖∂L/∂hₜ‖ also holds the loss at step "
