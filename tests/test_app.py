@@ -530,3 +530,25 @@ def test_tanh_note_says_what_tanh_does_to_an_explosion():
     text = " ".join(m.value for m in at.markdown)
     assert "shrinks faster still" not in text
     assert "against 117 × for the linear unit" in text
+
+
+def test_preset_pill_clears_as_soon_as_a_control_leaves_the_preset():
+    at = click_preset(fresh(), "Vanishing (w = 0.9)")
+    assert at.pills(key="preset").value == "Vanishing (w = 0.9)"
+    at = at.slider(key="seq_len").set_value(61).run()
+    assert at.pills(key="preset").value is None
+    assert not any(i.value.startswith("**Vanishing") for i in at.info)
+
+
+def test_rho_slider_shows_the_drawn_radius_the_caption_gives():
+    """One number for ρ: the slider shows W_hh's drawn ρ, as the caption under it."""
+    at = fresh()
+    slider = at.slider(key="spectral_radius")
+    caption = next(c.value for c in at.sidebar.caption if "W_hh as drawn: ρ = " in c.value)
+    shown = caption.split("ρ = ")[1][:5]
+    assert f"{slider.value:.3f}" == shown
+    # a key press from there (one step, 0.05) lands on the in-chart slider's grid
+    at = slider.set_value(float(shown) + 0.05).run()
+    landed = at.slider(key="spectral_radius").value
+    assert landed == round(round((float(shown) + 0.05) / 0.05) * 0.05, 2)
+    assert at.query_params["rho"] == f"{landed:g}"
