@@ -314,3 +314,39 @@ def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url
     assert "at ρ = 1.65" in said.inner_text()
     assert use.is_hidden()
     page.screenshot(path=SCREENSHOTS / "words_scrub_used.png")
+
+
+# ---- issue 13, item 9: dark help icons and toggle tracks; the link's copy button -------
+
+_EFFECTIVE_OPACITY = """(el) => { let o = 1; for (let e = el; e; e = e.parentElement)
+    o *= Number(getComputedStyle(e).opacity); return o; }"""
+
+
+def _rgb(css: str) -> str:
+    r, g, b = (int(v) for v in re.findall(r"[\d.]+", css)[:3])
+    return f"#{r:02X}{g:02X}{b:02X}"
+
+
+def test_dark_help_icons_and_off_toggles_show_on_the_sidebar(page, app_url):
+    from app.style import DARK_PANEL, contrast
+
+    open_app(page, app_url, "?theme=dark")
+    icon = page.locator("[data-testid=stSidebar] [data-testid=stTooltipIcon] svg").first
+    stroke = icon.evaluate("(e) => getComputedStyle(e).stroke")
+    assert "rgba" not in stroke and contrast(_rgb(stroke), DARK_PANEL) >= 3
+    track = page.locator(".st-key-projector label > div:not([data-testid])").first
+    fill = track.evaluate("(e) => getComputedStyle(e).backgroundColor")
+    assert "rgba" not in fill and contrast(_rgb(fill), DARK_PANEL) >= 3
+    page.locator("[data-testid=stSidebar]").screenshot(path=SCREENSHOTS / "words_dark_sidebar.png")
+
+
+def test_copy_link_button_shows_without_hover_and_takes_the_keyboard(page, app_url):
+    open_app(page, app_url)
+    code = page.locator("[data-testid=stSidebar] [data-testid=stCode]")
+    copy = code.get_by_role("button", name="Copy to clipboard")
+    page.mouse.move(5, 5)  # the pointer far from the link
+    assert copy.evaluate(_EFFECTIVE_OPACITY) == 1
+    code.focus()
+    page.keyboard.press("Tab")
+    assert copy.evaluate("(e) => e === document.activeElement")
+    code.screenshot(path=SCREENSHOTS / "words_copy_link.png")
