@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import budget, cached, chart_keys, charts, flow_chart, panels, session
-from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
+from app.compute import GATE_BLOCKS, sample_steps, spectral_radius, uploaded_for
 from app.presets import TANH_NOTE_PRESETS, matching_preset
 from app.state import Settings
 from app.sweeps import estimated_seconds, knob_name, scrub_values
@@ -201,13 +201,22 @@ def _line(settings, runs, source, steps, values) -> charts.Line:
         )
     if values is None:
         values = _norms(runs.get(kind).trace, what)
+    cell = legend_name(settings, kind)
     label = {
-        "h": name(kind),
-        "rev": f"{name(kind)}, backward direction",
-        "c": f"{name(kind)}: ‖∂L/∂c<sub>t</sub>‖ (cell state)",
+        "h": cell,
+        "rev": f"{cell}, backward direction",
+        "c": f"{cell}: ‖∂L/∂c<sub>t</sub>‖ (cell state)",
     }[what]
     dash = {"h": "solid", "rev": "dash", "c": "dot"}[what]
     return charts.Line(label, colour(kind), steps, values[steps], dash=dash)
+
+
+UPLOADED = " (your weights)"
+
+
+def legend_name(settings: Settings, kind: str) -> str:
+    """The cell's name, saying when it runs the uploaded weights."""
+    return name(kind) + (UPLOADED if uploaded_for(settings, kind) is not None else "")
 
 
 def _norms(trace, what: str) -> np.ndarray:
