@@ -95,7 +95,7 @@ def _steps(n: int) -> str:
 def _elman_lstm(m: _Reader) -> str:
     return (
         f"Fifty steps back the Elman RNN's gradient (vermillion) is {m.of_last('rnn', 50)}, "
-        f"at t = 0 {m.first('rnn')}: it fades by orders of magnitude. The LSTM's (blue) "
+        f"and {m.first('rnn')} at t = 0: it fades by orders of magnitude. The LSTM's (blue) "
         f"drops to {m.of_last('lstm', 2)} in the last two steps, then falls slowly: "
         f"{m('lstm', 50)} fifty steps back, {m.first('lstm')} at t = 0."
     )
@@ -115,7 +115,7 @@ def _clipping(m: _Reader) -> str:
     s = m.runs.settings
     return (
         f"A linear Elman RNN with spectral radius {s.spectral_radius:g}: fifty steps back "
-        f"its gradient is {m.of_last('rnn', 50)}, at t = 0 {m.first('rnn')}. Open the "
+        f"its gradient is {m.of_last('rnn', 50)}, and {m.first('rnn')} at t = 0. Open the "
         f"Clipping tab: the update keeps its direction but is scaled down to θ = {s.clip:g}."
     )
 

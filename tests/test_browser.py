@@ -303,6 +303,7 @@ def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url
     )
     elman = decode(frame[0])
     assert f"Elman RNN {sci(elman[-51] / elman[-1], 5)}" in said.inner_text()
+    use.scroll_into_view_if_needed()
     page.screenshot(path=SCREENSHOTS / "words_scrubbed_sentence.png")
 
     assert use.inner_text().startswith("Use ρ = 1.65")
@@ -313,6 +314,9 @@ def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url
     assert float(radius.input_value()) == 1.65
     assert "at ρ = 1.65" in said.inner_text()
     assert use.is_hidden()
+    # no longer the first screen's preset: its pill is not chosen
+    chosen = page.locator(".st-key-preset button[data-selected=true]")
+    assert chosen.count() == 0
     page.screenshot(path=SCREENSHOTS / "words_scrub_used.png")
 
 

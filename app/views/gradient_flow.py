@@ -435,7 +435,9 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
     if scrub_wanted:
         knob = "the recurrent weight w" if settings.single_unit else "the spectral radius ρ"
         paragraphs.append(
-            f"Drag the slider under the chart to change {knob}: the lines redraw at once."
+            f"Drag the slider under the chart to change {knob}: the lines and the "
+            "fifty-steps-back numbers redraw at once; the “Use …” button under it makes "
+            "that value the setting (the sidebar and the link)."
         )
     elif T >= 2:
         paragraphs.append(
