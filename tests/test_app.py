@@ -352,7 +352,8 @@ def test_the_chart_comes_before_its_slider_and_a_lost_cache_cannot_loop(monkeypa
     from app.views import slider_runs
 
     at = fresh({"T": "30", "seed": "91"})
-    assert len(figures(at)["gradient_flow"]["frames"]) == 41
+    frames = figures(at)["gradient_flow"]["frames"]
+    assert len([f for f in frames if f["name"] != "setting"]) == 41
 
     monkeypatch.setattr(slider_runs.SWEEPS, "put", lambda key, value: None)
     at = fresh({"T": "31", "seed": "92"})
@@ -552,3 +553,18 @@ def test_rho_slider_shows_the_drawn_radius_the_caption_gives():
     landed = at.slider(key="spectral_radius").value
     assert landed == round(round((float(shown) + 0.05) / 0.05) * 0.05, 2)
     assert at.query_params["rho"] == f"{landed:g}"
+
+
+def test_in_chart_slider_starts_on_the_drawn_rho_the_sidebar_shows():
+    """W_hh as drawn (ρ = 0.630, off the 0.05 grid): the in-chart slider has a
+    step there and starts on it, its frame the lines as drawn, one number."""
+    at = fresh()
+    fig = figures(at)["gradient_flow"]
+    slider = fig["layout"]["sliders"][0]
+    shown = slider["steps"][slider["active"]]["label"]
+    assert shown == f"{at.slider(key='spectral_radius').value:.3f}"
+    frame = next(f for f in fig["frames"] if f["name"] == "setting")
+    for drawn, framed in zip(fig["data"], frame["data"], strict=False):
+        np.testing.assert_allclose(decode(framed["y"]), decode(drawn["y"]), rtol=1e-6)
+    labels = [float(s["label"]) for s in slider["steps"]]
+    assert labels == sorted(labels)

@@ -291,7 +291,20 @@ def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url
     assert use.is_hidden()
 
     scrub = page.locator(".gfl-keys input[type=range]")
-    scrub.fill("33")  # ρ = 33 × 0.05
+    labels = page.evaluate(
+        "(s) => document.querySelector(s)._fullLayout.sliders[0].steps.map(s => s.label)",
+        chart_selector("gradient_flow"),
+    )
+    assert (
+        labels[
+            page.evaluate(
+                "(s) => document.querySelector(s)._fullLayout.sliders[0].active",
+                chart_selector("gradient_flow"),
+            )
+        ]
+        == "0.630"
+    )  # the slider starts on the drawn ρ, the sidebar's number
+    scrub.fill(str(labels.index("1.65")))
     expect_text = page.wait_for_function(
         "() => document.querySelector('.gfl-fifty-gradient_flow').innerText.includes('1.65')"
     )

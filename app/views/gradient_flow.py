@@ -153,8 +153,11 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
         follow = None
         if ready:
             scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
-            setting = scrub.pop("setting")
-            fig = flow_chart.gradient_flow_figure(lines, **scrub, **figure_args)
+            setting = knob_label(_setting_knob(settings, runs), values)
+            off_grid = setting not in [f"{v:.2f}" for v in values]
+            fig = flow_chart.gradient_flow_figure(
+                lines, **scrub, setting_label=setting if off_grid else None, **figure_args
+            )
             follow = _follow(settings, sweeps, values, setting)
         else:
             fig = static()
@@ -255,11 +258,7 @@ def _scrub(settings, runs, specs, sweeps, sources, steps, values) -> dict:
         parts = flow_chart.scrub_parts(_frames(settings, runs, sweeps, sources, steps, values))
         FRAMES.put(key, parts)
     current = _current_knob(settings, runs, first_kind)
-    return {
-        "scrub": parts,
-        "active": int(np.argmin(np.abs(values - current))),
-        "setting": current,
-    }
+    return {"scrub": parts, "active": int(np.argmin(np.abs(values - current)))}
 
 
 def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
@@ -301,22 +300,30 @@ def _ratios_back(rows: dict[str, np.ndarray]) -> list[tuple[str, float]]:
     return out
 
 
-def _follow(settings: Settings, sweeps: dict, values: np.ndarray, setting: float):
+def _follow(settings: Settings, sweeps: dict, values: np.ndarray, setting: str):
     """What follows the in-chart slider: the fifty-steps-back sentence of each
-    frame, and a button that makes the frame's value the setting."""
+    frame, and a button that makes the frame's value the setting. ``setting``:
+    the knob's label; off the grid, the slider has a step of its own there
+    (``flow_chart.with_setting_step``), whose text is the page's own."""
     knob = "w" if settings.single_unit else "ρ"
     labels = [f"{v:.2f}" for v in values]
+    choices = [float(v) for v in values]
     texts = []
     for v, label in enumerate(labels):
         ratios = _ratios_back({kind: sweep[0][v] for kind, sweep in sweeps.items()})
         texts.append(fifty_text(knob, label, ratios) if ratios else "")
+    if setting not in labels:
+        at = sum(1 for label in labels if float(label) < float(setting))
+        labels.insert(at, setting)
+        choices.insert(at, float(setting))
+        texts.insert(at, "")
 
     def use(index: int) -> None:
-        use_knob(settings.single_unit, float(values[index]))
+        use_knob(settings.single_unit, choices[index])
 
     return chart_keys.Follow(
         labels=labels,
-        setting=knob_label(setting, values),
+        setting=setting,
         element=FIFTY_ELEMENT,
         texts=texts,
         use=f"Use {knob} = {{}} (make it the setting and the link)",
@@ -356,6 +363,16 @@ def _frame_rows(settings, runs, sweeps, sources, values) -> list[np.ndarray]:
     return per_line
 
 
+def _setting_knob(settings: Settings, runs: Runs) -> float:
+    """The knob's value as the sidebar gives it: w, ρ, or W_hh's drawn ρ of
+    the focus cell (each cell's W_hh as drawn has its own)."""
+    if settings.single_unit or settings.spectral_radius is not None:
+        return _current_knob(settings, runs, settings.focus_cell)
+    if settings.matrix_for_size is not None:
+        return _current_knob(settings, runs, settings.cells[0])
+    return cached.drawn_radius(runs.spec(settings.focus_cell))
+
+
 def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
     if settings.single_unit:
         return settings.recurrent_weight
@@ -382,8 +399,7 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
         # plain HTML, no formula: the in-chart slider rewrites it (``_follow``)
         knob = "w" if settings.single_unit else "ρ"
         focus = settings.focus_cell
-        current = _current_knob(settings, runs, focus)
-        label = knob_label(current, scrub_values(runs.spec(focus)))
+        label = knob_label(_setting_knob(settings, runs), scrub_values(runs.spec(focus)))
         if not settings.single_unit and settings.spectral_radius is None:
             # each cell's W_hh as drawn has its own ρ: the one the sidebar shows
             label += f" (the {name(focus)}'s W_hh as drawn)"
