@@ -228,7 +228,8 @@ def render() -> Settings:
         256,
         key="hidden_size",
         disabled=uploaded is not None,
-        help="The number of hidden units. At 1 the cell is the notes' single unit, "
+        help="The number of hidden units. At 1 the cell is the single unit of course "
+        "notes 000 (BPTT, eq. 5–11) and 002 (“Problem of BPTT”), "
         "with its weights set by hand below.",
     )
     if uploaded is not None:
@@ -351,7 +352,9 @@ def _optional_number(bar, name, *, toggle_label, label, help, fmt=None, **limits
 
 
 def _single_unit_controls(bar, chosen: dict) -> None:
-    bar.caption("One unit: hₜ = act(wₓ·xₜ + w·hₜ₋₁ + b), the notes' cell.")
+    bar.caption(
+        "One unit: hₜ = act(wₓ·xₜ + w·hₜ₋₁ + b), the single unit of course notes 000 and 002."
+    )
     chosen["input_weight"] = bar.slider(
         "Input weight wₓ",
         -3.0,

@@ -568,3 +568,15 @@ def test_in_chart_slider_starts_on_the_drawn_rho_the_sidebar_shows():
         np.testing.assert_allclose(decode(framed["y"]), decode(drawn["y"]), rtol=1e-6)
     labels = [float(s["label"]) for s in slider["steps"]]
     assert labels == sorted(labels)
+
+
+def test_no_text_leans_on_the_notes_without_naming_them():
+    """'the notes' figure' means nothing to a student without the notes: every
+    mention names the course notes and the claim."""
+    at = click_preset(fresh(), "Vanishing (w = 0.9)")
+    said = [e.value for e in [*at.info, *at.markdown, *at.sidebar.caption]]
+    said.append(at.slider(key="hidden_size").help)
+    at = open_view(click_preset(at, "Elman against LSTM"), "Why it vanishes")
+    said += [e.value for e in at.markdown]
+    assert not [text for text in said if "the notes'" in text or "notes' figure" in text]
+    assert any("course notes 002" in text for text in said)
