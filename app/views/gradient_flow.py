@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import budget, cached, chart_keys, charts, flow_chart, panels, session
+from app import budget, cached, charts, flow_chart, panels
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius, uploaded_for
 from app.presets import TANH_NOTE_PRESETS, matching_preset
 from app.state import Settings
@@ -28,9 +28,16 @@ from app.views.common import (
     sci,
     text_column,
 )
+from app.views.scrub_text import (
+    FIFTY_ELEMENT,
+    STEPS_BACK,
+    fifty_text,
+    follow_scrub,
+    knob_label,
+    ratios_back,
+)
 from app.views.slider_runs import FRAMES, SWEEPS, make_sweeps
 
-STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
 SCRUB_BUDGET_SECONDS = budget.SLIDER_SECONDS  # longest the in-chart slider's runs may take
 MAX_UNITS_DRAWN = 64
@@ -158,7 +165,7 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
             fig = flow_chart.gradient_flow_figure(
                 lines, **scrub, setting_label=setting if off_grid else None, **figure_args
             )
-            follow = _follow(settings, sweeps, values, setting)
+            follow = follow_scrub(settings, sweeps, values, setting)
         else:
             fig = static()
         # one key whether or not the slider is ready: the browser then updates
@@ -269,79 +276,6 @@ def _frames(settings, runs, sweeps, sources, steps, values) -> flow_chart.Scrub:
     return flow_chart.Scrub(label, values, frames, steps=None if drawn is steps else drawn)
 
 
-FIFTY_ELEMENT = "gfl-fifty-gradient_flow"  # the sentence the in-chart slider updates
-
-
-def knob_label(value: float, values: np.ndarray) -> str:
-    """The knob's value as the in-chart slider labels it (two decimals), or
-    with three when it is off that slider's grid (ρ of W_hh as drawn)."""
-    on_grid = np.any(np.isclose(values, value, rtol=0, atol=1e-12))
-    return f"{value:.2f}" if on_grid else f"{value:.3f}"
-
-
-def fifty_text(knob: str, label: str, ratios: list[tuple[str, float]]) -> str:
-    """The fifty-steps-back sentence (HTML) at knob = label."""
-    parts = [
-        f"<strong>{name(k)}</strong> {sci(r, 5)}" + (" (no gradient gets there)" if r == 0 else "")
-        for k, r in ratios
-    ]
-    return (
-        f"Fifty steps back, at {knob} = {label}: ‖∂L/∂h<sub>T−51</sub>‖ / "
-        "‖∂L/∂h<sub>T−1</sub>‖ = " + "; ".join(parts) + "."
-    )
-
-
-def _ratios_back(rows: dict[str, np.ndarray]) -> list[tuple[str, float]]:
-    """(kind, ‖∂L/∂h_{T−51}‖ / ‖∂L/∂h_{T−1}‖) of each (T,) row that reaches that far."""
-    out = []
-    for kind, norms in rows.items():
-        if norms.shape[0] > STEPS_BACK and norms[-1] > 0:
-            out.append((kind, float(norms[-1 - STEPS_BACK] / norms[-1])))
-    return out
-
-
-def _follow(settings: Settings, sweeps: dict, values: np.ndarray, setting: str):
-    """What follows the in-chart slider: the fifty-steps-back sentence of each
-    frame, and a button that makes the frame's value the setting. ``setting``:
-    the knob's label; off the grid, the slider has a step of its own there
-    (``flow_chart.with_setting_step``), whose text is the page's own."""
-    knob = "w" if settings.single_unit else "ρ"
-    labels = [f"{v:.2f}" for v in values]
-    choices = [float(v) for v in values]
-    texts = []
-    for v, label in enumerate(labels):
-        ratios = _ratios_back({kind: sweep[0][v] for kind, sweep in sweeps.items()})
-        texts.append(fifty_text(knob, label, ratios) if ratios else "")
-    if setting not in labels:
-        at = sum(1 for label in labels if float(label) < float(setting))
-        labels.insert(at, setting)
-        choices.insert(at, float(setting))
-        texts.insert(at, "")
-
-    def use(index: int) -> None:
-        use_knob(settings.single_unit, choices[index])
-
-    return chart_keys.Follow(
-        labels=labels,
-        setting=setting,
-        element=FIFTY_ELEMENT,
-        texts=texts,
-        use=f"Use {knob} = {{}} (make it the setting and the link)",
-        on_use=use,
-    )
-
-
-def use_knob(single_unit: bool, value: float) -> None:
-    """Make ``value`` the setting of the in-chart slider's knob (a callback:
-    it runs before the script, so it sets the sidebar's widget too)."""
-    state = st.session_state
-    knob = "recurrent_weight" if single_unit else "spectral_radius"
-    settings = state[session.SETTINGS_KEY]
-    changes = {knob: value} if single_unit else {knob: value, "recurrent_matrix": None}
-    state[session.SETTINGS_KEY] = settings.replace(**changes)
-    state[knob] = value
-
-
 def _frame_rows(settings, runs, sweeps, sources, values) -> list[np.ndarray]:
     """(V, T) values of each line, one row per value of the knob."""
     first_kind = next(iter(sweeps))
@@ -394,7 +328,7 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
         "On this log axis a straight slope means the same factor at every step."
     )
     paragraphs = []
-    ratios = _ratios_back({kind: _norms(run.trace, "h") for kind, run in finished})
+    ratios = ratios_back({kind: _norms(run.trace, "h") for kind, run in finished})
     if ratios:
         # plain HTML, no formula: the in-chart slider rewrites it (``_follow``)
         knob = "w" if settings.single_unit else "ρ"
