@@ -14,6 +14,9 @@ figure, so nothing here knows what the chart shows. The look is in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import streamlit as st
 
 from app.style import CHART_KEYS_CSS
@@ -48,7 +51,8 @@ export default function (component) {
         box.innerHTML = '<label class="gfl-keys-label"><span class="gfl-keys-name"></span>'
             + '<input type="range" min="0" max="0" step="1" value="0"></label>'
             + '<output class="gfl-keys-value" aria-hidden="true"></output>'
-            + '<span class="gfl-keys-buttons"></span>';
+            + '<span class="gfl-keys-buttons"></span>'
+            + '<button type="button" class="gfl-keys-use" hidden></button>';
         parentElement.appendChild(box);
     }
     box.dataset.chart = data.chart;
@@ -60,6 +64,36 @@ export default function (component) {
     const chart = () => document.querySelector('.st-key-' + data.chart + ' .js-plotly-plot');
     const sliderOf = (gd) => gd && gd._fullLayout && gd._fullLayout.sliders
         && gd._fullLayout.sliders[0];
+
+    // The frame the user moved to, when it is not the setting: the text that
+    // says the chart's numbers follows it (its ``follow`` element), and one
+    // button makes it the setting (a trigger the page's script receives).
+    const track = data.follow;
+    const use = box.querySelector('.gfl-keys-use');
+    const followKey = JSON.stringify(track || null);
+    if (box.dataset.follow !== followKey) {  // a new setting: the page says it again
+        box.dataset.follow = followKey;
+        use.hidden = true;
+        const said = track && document.querySelector('.' + track.element);
+        if (said) delete said.__setting;
+    }
+    use.onclick = () => {
+        if (use.dataset.index) component.setTriggerValue('use', Number(use.dataset.index));
+    };
+
+    function moved(index) {
+        if (!track || track.labels[index] === undefined) return;
+        const away = track.labels[index] !== track.setting;
+        const said = document.querySelector('.' + track.element);
+        if (said) {
+            // the page's own text (the setting's) is kept to put back
+            if (said.__setting === undefined) said.__setting = said.innerHTML;
+            said.innerHTML = away ? track.texts[index] : said.__setting;
+        }
+        use.hidden = !away;
+        use.dataset.index = String(index);
+        use.textContent = track.use.replace('{}', track.labels[index]);
+    }
 
     function show(index) {
         const slider = sliderOf(chart());
@@ -74,13 +108,19 @@ export default function (component) {
     function follow(gd) {
         if (gd.__gflKeys) return;
         gd.__gflKeys = true;
-        gd.on('plotly_sliderchange', (event) => show(event.step._index));
+        gd.on('plotly_sliderchange', (event) => {
+            show(event.step._index);
+            box.__moved && box.__moved(event.step._index);
+        });
         gd.on('plotly_animatingframe', (event) => {
             const slider = sliderOf(gd);
             if (!slider) return;
             const index = slider.steps.findIndex(
                 (step) => step.args && step.args[0] && step.args[0][0] === event.name);
-            if (index >= 0) show(index);
+            if (index >= 0) {
+                show(index);
+                box.__moved && box.__moved(index);
+            }
         });
     }
 
@@ -125,7 +165,9 @@ export default function (component) {
         box.dataset.moved = '1';
         window.Plotly.animate(gd, ...clone(slider.steps[index].args));
         show(index);
+        moved(index);
     };
+    box.__moved = moved;  // the chart's listeners, attached once, call this render's
     input.onblur = () => { delete box.dataset.moved; };
     if (box.__timer) clearInterval(box.__timer);
     box.__timer = setInterval(sync, TICK_MS);  // the chart may be drawn, or redrawn, later
@@ -182,12 +224,46 @@ def has_controls(spec: dict) -> bool:
     return bool((spec.get("layout") or {}).get("sliders"))
 
 
-def controls(key: str) -> None:
+@dataclass(frozen=True)
+class Follow:
+    """What follows the in-chart slider when it leaves the setting.
+
+    labels: each step's label (the Plotly slider's); setting: the label of the
+    setting's value (none of ``labels`` when it is off the grid); element: the
+    class of the page element whose HTML says the chart's numbers at the
+    setting, replaced by ``texts[i]`` at step i; use: the button's text, "{}"
+    standing for the label; on_use: called with the step index when that
+    button is clicked (before the script reruns: it may set any widget)."""
+
+    labels: list[str]
+    setting: str
+    element: str
+    texts: list[str]
+    use: str
+    on_use: Callable[[int], None]
+
+
+def controls(key: str, follow: Follow | None = None) -> None:
     """The keyboard's controls for chart ``key`` (see the module's docstring)."""
     group, what, label = NAMES.get(
         key, ("The chart's controls, from the keyboard", "the chart", "Frame (arrow keys):")
     )
-    _COMPONENT(
-        key=f"chart_keys_{key}",
-        data={"chart": key, "group": group, "what": what, "label": label},
-    )
+    data = {"chart": key, "group": group, "what": what, "label": label}
+    component_key = f"chart_keys_{key}"
+    callbacks = {}
+    if follow is not None:
+        data["follow"] = {
+            "labels": follow.labels,
+            "setting": follow.setting,
+            "element": follow.element,
+            "texts": follow.texts,
+            "use": follow.use,
+        }
+
+        def used() -> None:
+            index = (st.session_state.get(component_key) or {}).get("use")
+            if isinstance(index, int) and 0 <= index < len(follow.labels):
+                follow.on_use(index)
+
+        callbacks["on_use_change"] = used
+    _COMPONENT(key=component_key, data=data, **callbacks)

@@ -42,13 +42,24 @@ CELL_COLOURS = {
     "lstm": OKABE_ITO["blue"],
     "lstm_nofg": OKABE_ITO["orange"],
 }
+# The gates' own colours, none near a cell's (CIEDE2000 ≥ 18 from each; the
+# cells' would make a gate read as a cell), at 3:1 or more on both the light
+# and the dark background, and apart under colour-vision deficiencies
+# (tests/test_colour_vision.py); the candidate, not a gate, stays black.
+GATE_PALETTE = {
+    "teal": "#1F7A7A",
+    "olive": "#639108",
+    "violet": "#953FA6",
+    "crimson": "#C91D56",
+    "ochre": "#706010",
+}
 GATE_COLOURS = {
-    "input": OKABE_ITO["sky_blue"],
-    "forget": OKABE_ITO["green"],
+    "input": GATE_PALETTE["teal"],
+    "forget": GATE_PALETTE["olive"],
     "candidate": OKABE_ITO["black"],
-    "output": OKABE_ITO["purple"],
-    "reset": OKABE_ITO["orange"],
-    "update": OKABE_ITO["blue"],
+    "output": GATE_PALETTE["violet"],
+    "reset": GATE_PALETTE["crimson"],
+    "update": GATE_PALETTE["ochre"],
 }
 # Colour is never the only carrier (WCAG 1.4.1): each palette colour has its
 # own marker shape, drawn on a few points of every line of that colour, and
@@ -62,6 +73,11 @@ MARKER_OF_COLOUR = {
     OKABE_ITO["orange"]: "triangle-down",
     OKABE_ITO["black"]: "x",
     OKABE_ITO["grey"]: "cross",
+    GATE_PALETTE["teal"]: "pentagon",
+    GATE_PALETTE["olive"]: "hexagon",
+    GATE_PALETTE["violet"]: "hourglass",
+    GATE_PALETTE["crimson"]: "bowtie",
+    GATE_PALETTE["ochre"]: "star-diamond",
 }
 MARKERS_SHOWN = 9  # markers per line, spread along it by Plotly (``marker.maxdisplayed``)
 MARKER = 9  # px

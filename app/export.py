@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 import kaleido
 import plotly.graph_objects as go
 
+from app import compute
 from app.explorer.state import Settings
 from app.links import CELL_NAMES
 from app.style import styled
@@ -203,7 +204,11 @@ def radius_text(settings: Settings) -> str:
         return "W_hh typed in by hand"
     if settings.spectral_radius is not None:
         return f"ρ = {settings.spectral_radius:g}"
-    return f"ρ as drawn ({settings.init} init)"
+    # the value the sidebar shows and the chart is drawn at, never "as drawn"
+    kind = settings.focus_cell
+    how = "uploaded" if settings.weights is not None else f"{settings.init} init"
+    radius = compute.drawn_radius(compute.cell_spec(settings, kind))
+    return f"ρ = {radius:.3f} ({CELL_NAMES[kind]}'s W_hh, {how})"
 
 
 def link_query(settings: Settings) -> str:

@@ -84,6 +84,7 @@ def gradient_flow_figure(
     scrub: Scrub | ScrubParts | None = None,
     active: int | None = None,
     words_at: str = "",
+    setting_label: str | None = None,
     title: str = "How far back the gradient reaches: ‖∂L/∂h<sub>t</sub>‖",
 ) -> go.Figure:
     """‖∂L/∂h_t‖ over t (from ``first_step`` on) on a log axis, one line per curve; the clipping
@@ -96,7 +97,12 @@ def gradient_flow_figure(
 
     A line that leaves the y axis is named where it leaves, in words on the
     chart (``axis_exits``); ``words_at`` begins each sentence ("at ρ = 0.90: "),
-    since they describe the current settings, not the slider's other frames."""
+    since they describe the current settings, not the slider's other frames.
+
+    ``setting_label``: the knob's value when it is off the slider's grid (ρ
+    of W_hh as drawn, say 0.630): the slider gets a step of its own there,
+    showing ``lines`` (see ``with_setting_step``), and starts on it, so that
+    its read-out says the number the chart is drawn at."""
     if isinstance(scrub, Scrub):
         active = scrub.active if active is None else active
         scrub = scrub_parts(scrub)
@@ -180,8 +186,43 @@ def gradient_flow_figure(
     layout = themed_layout(
         layout, title=title, height=520 + top, legend=LEGEND_ON_TOP, margin={"t": top, "b": 150}
     )
-    layout["sliders"] = [{**scrub.slider, "active": active or 0}]
-    return AssembledFigure({"data": data, "layout": layout, "frames": scrub.frames})
+    slider, frames = {**scrub.slider, "active": active or 0}, scrub.frames
+    if setting_label is not None:
+        slider, frames = with_setting_step(slider, frames, lines, setting_label)
+    layout["sliders"] = [slider]
+    return AssembledFigure({"data": data, "layout": layout, "frames": frames})
+
+
+SETTING_FRAME = "setting"  # the frame of the knob's own value, off the grid
+
+
+def with_setting_step(
+    slider: dict, frames: list, lines: Sequence[Line], label: str
+) -> tuple[dict, list]:
+    """The slider and frames with one more step, at ``label``'s place in
+    value order, showing ``lines`` as drawn (x and y: it is the one frame not
+    drawn on the frames' steps); the slider starts on it."""
+    value = float(label)
+    steps = list(slider["steps"])
+    at = sum(1 for step in steps if float(step["label"]) < value)
+    steps.insert(at, {"label": label, "method": "animate", "args": animate_to([SETTING_FRAME])})
+    frame = {
+        "name": SETTING_FRAME,
+        "data": [
+            {
+                "type": "scatter",
+                "x": typed(line.steps, _int_dtype(line.steps)),
+                "y": typed_for_drawing(masked(line.values)),
+            }
+            for line in lines
+        ],
+        "traces": list(range(len(lines))),
+    }
+    shown = [f for f in frames if f["name"] != STEPS_FRAME]
+    base = [f for f in frames if f["name"] == STEPS_FRAME]
+    if base:
+        frame["baseframe"] = STEPS_FRAME
+    return {**slider, "steps": steps, "active": at}, [*shown[:at], frame, *shown[at:], *base]
 
 
 def _int_dtype(values: np.ndarray) -> str:

@@ -30,6 +30,8 @@ from app.titles import CHART_MIN_WIDTH, fit_title
 DARK_BACKGROUND = "#0E1117"  # Streamlit's own dark background, so a chart blends in
 DARK_PANEL = "#262730"  # Streamlit's dark secondary background (sidebar, inputs)
 DARK_TEXT = "#FAFAFA"
+DARK_ICON = "#B8BAC4"  # the "?" help icons on the dark panel (7:1)
+DARK_TRACK = "#7A7D88"  # an off toggle's track on the dark panel (3:1 and more)
 
 PROJECTOR_FONT = 22  # px, the least any text may be
 PROJECTOR_AXIS_TITLE = 24
@@ -423,6 +425,12 @@ _DARK_PAGE_CSS = f"""
 [data-baseweb="popover"] :is(ul, li, [role="option"]) {{
   background-color: {DARK_PANEL}; color: {DARK_TEXT};
 }}
+[data-testid="stApp"] [data-testid="stTooltipIcon"] svg {{
+  stroke: {DARK_ICON} !important;  /* Streamlit's light-theme grey vanished on the dark panel */
+}}
+[data-testid="stApp"] label:has(input[role="switch"]:not(:checked)) > div:not([data-testid]) {{
+  background-color: {DARK_TRACK} !important;  /* an off toggle's track, else only its knob shows */
+}}
 </style>
 """
 
@@ -502,6 +510,10 @@ def access_css(settings: Settings) -> str:
 }}
 [data-testid="stApp"] label:has(input[type="checkbox"]:focus-visible) > div:first-child {{
   outline: {width}px solid {focus}; outline-offset: 2px; box-shadow: 0 0 0 {width + 3}px {halo};
+}}
+[data-testid="stSidebar"] [data-testid="stCode"]
+  > div:has([data-testid="stElementToolbarButton"]) {{
+  opacity: 1 !important; visibility: visible !important;  /* the link's copy button, unhovered */
 }}
 .gfl-alt, [data-testid="stElementContainer"]:has(.gfl-alt),
 .st-key-gfl_formula_keys {{ {_HIDDEN} }}

@@ -99,8 +99,17 @@ def test_it_opens_on_the_whole_line_and_the_slider_on_the_last_frame():
         values = np.frombuffer(base64.b64decode(y["bdata"]), y["dtype"])
         np.testing.assert_allclose(values, _norms(run.trace), rtol=1e-12)
     slider = spec["layout"]["sliders"][0]
-    assert slider["active"] == len(spec["frames"]) - 1
-    assert [s["args"][0] for s in slider["steps"]] == [[f["name"]] for f in spec["frames"]]
+    assert slider["steps"][slider["active"]]["args"][0] == ["0"]  # the whole sweep
+    assert sorted(s["args"][0][0] for s in slider["steps"]) == sorted(
+        f["name"] for f in spec["frames"]
+    )
+
+
+def test_the_sweep_slider_runs_along_the_time_axis():
+    """Left to right on the slider is left to right in t, as on the axis above it."""
+    _, spec = _sweep(SMALL)
+    stops = [int(s["args"][0][0]) for s in spec["layout"]["sliders"][0]["steps"]]
+    assert stops == sorted(stops) and stops[0] == 0
 
 
 def test_play_runs_at_least_10_frames_per_second_without_redrawing():

@@ -276,3 +276,96 @@ def luminance(colour: str) -> float:
     else:
         channels = [int(float(v)) for v in re.findall(r"[\d.]+", colour)[:3]]
     return sum(channels) / (3 * 255)
+
+
+# ---- issue 13, item 4: what you scrub is what you save and share ------------------------
+
+
+def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url):
+    """The fifty-steps-back sentence follows the in-chart slider; its button
+    makes the scrubbed ρ the setting: the sidebar's slider and the link."""
+    from app.text import sci
+
+    open_app(page, app_url)
+    said = page.locator(".gfl-fifty-gradient_flow")
+    assert "at ρ = 0.630" in said.inner_text()
+    use = page.locator(".gfl-keys-use")
+    assert use.is_hidden()
+
+    scrub = page.locator(".gfl-keys input[type=range]")
+    labels = page.evaluate(
+        "(s) => document.querySelector(s)._fullLayout.sliders[0].steps.map(s => s.label)",
+        chart_selector("gradient_flow"),
+    )
+    assert (
+        labels[
+            page.evaluate(
+                "(s) => document.querySelector(s)._fullLayout.sliders[0].active",
+                chart_selector("gradient_flow"),
+            )
+        ]
+        == "0.630"
+    )  # the slider starts on the drawn ρ, the sidebar's number
+    scrub.fill(str(labels.index("1.65")))
+    expect_text = page.wait_for_function(
+        "() => document.querySelector('.gfl-fifty-gradient_flow').innerText.includes('1.65')"
+    )
+    assert expect_text
+    frame = page.evaluate(
+        """(s) => document.querySelector(s)._transitionData._frames
+            .find(f => f.name === '1.65').data.map(d => d.y)""",
+        chart_selector("gradient_flow"),
+    )
+    elman = decode(frame[0])
+    assert f"Elman RNN {sci(elman[-51] / elman[-1], 5)}" in said.inner_text()
+    use.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / "words_scrubbed_sentence.png")
+
+    assert use.inner_text().startswith("Use ρ = 1.65")
+    use.click()
+    page.wait_for_function("() => window.location.search.includes('rho=1.65')")
+    wait_until_idle(page, timeout=TIMEOUT)
+    radius = page.get_by_role("slider", name="Spectral radius ρ of W_hh (largest |eigenvalue|)")
+    assert float(radius.input_value()) == 1.65
+    assert "at ρ = 1.65" in said.inner_text()
+    assert use.is_hidden()
+    # no longer the first screen's preset: its pill is not chosen
+    chosen = page.locator(".st-key-preset button[data-selected=true]")
+    assert chosen.count() == 0
+    page.screenshot(path=SCREENSHOTS / "words_scrub_used.png")
+
+
+# ---- issue 13, item 9: dark help icons and toggle tracks; the link's copy button -------
+
+_EFFECTIVE_OPACITY = """(el) => { let o = 1; for (let e = el; e; e = e.parentElement)
+    o *= Number(getComputedStyle(e).opacity); return o; }"""
+
+
+def _rgb(css: str) -> str:
+    r, g, b = (int(v) for v in re.findall(r"[\d.]+", css)[:3])
+    return f"#{r:02X}{g:02X}{b:02X}"
+
+
+def test_dark_help_icons_and_off_toggles_show_on_the_sidebar(page, app_url):
+    from app.style import DARK_PANEL, contrast
+
+    open_app(page, app_url, "?theme=dark")
+    icon = page.locator("[data-testid=stSidebar] [data-testid=stTooltipIcon] svg").first
+    stroke = icon.evaluate("(e) => getComputedStyle(e).stroke")
+    assert "rgba" not in stroke and contrast(_rgb(stroke), DARK_PANEL) >= 3
+    track = page.locator(".st-key-projector label > div:not([data-testid])").first
+    fill = track.evaluate("(e) => getComputedStyle(e).backgroundColor")
+    assert "rgba" not in fill and contrast(_rgb(fill), DARK_PANEL) >= 3
+    page.locator("[data-testid=stSidebar]").screenshot(path=SCREENSHOTS / "words_dark_sidebar.png")
+
+
+def test_copy_link_button_shows_without_hover_and_takes_the_keyboard(page, app_url):
+    open_app(page, app_url)
+    code = page.locator("[data-testid=stSidebar] [data-testid=stCode]")
+    copy = code.get_by_role("button", name="Copy to clipboard")
+    page.mouse.move(5, 5)  # the pointer far from the link
+    assert copy.evaluate(_EFFECTIVE_OPACITY) == 1
+    code.focus()
+    page.keyboard.press("Tab")
+    assert copy.evaluate("(e) => e === document.activeElement")
+    code.screenshot(path=SCREENSHOTS / "words_copy_link.png")

@@ -100,3 +100,27 @@ def test_lines_carry_their_colour_s_marker():
             assert 0 < trace["marker"]["maxdisplayed"] <= 12  # a few, not one per step
             checked += 1
     assert checked >= 6
+
+
+MIN_DELTA_E_GATE_TO_CELL = 15.0
+
+
+def test_no_gate_takes_a_cell_s_colour():
+    """A gate drawn in a cell's colour reads as that cell (the GRU's update
+    gate was the LSTM's blue): every gate colour stays clear of every cell's."""
+    from tests.colour_vision import lab
+
+    for gate, colour in charts.GATE_COLOURS.items():
+        for cell, cell_colour in charts.CELL_COLOURS.items():
+            distance = delta_e_2000(lab(rgb([colour])), lab(rgb([cell_colour])))[0]
+            assert distance >= MIN_DELTA_E_GATE_TO_CELL, (gate, cell, distance)
+
+
+def test_gate_colours_stand_out_on_both_backgrounds():
+    from app.style import DARK_BACKGROUND, contrast
+
+    for gate, colour in charts.GATE_COLOURS.items():
+        if gate == "candidate":  # black: the dark theme draws it in the text colour
+            continue
+        assert contrast(colour, "#FFFFFF") >= 3, gate
+        assert contrast(colour, DARK_BACKGROUND) >= 3, gate

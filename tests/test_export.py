@@ -264,3 +264,14 @@ def test_every_chart_in_the_app_has_png_and_svg_buttons():
             assert {f"download_{key}_png", f"download_{key}_svg"} <= buttons, key
     sidebar = {e.proto.id.split("-")[-1] for e in at.sidebar.get("download_button")}
     assert sidebar == {"download_trace_csv", "download_trace_json"}
+
+
+def test_caption_of_w_hh_as_drawn_says_the_radius_the_chart_is_drawn_at():
+    """Never "ρ as drawn": the number the sidebar shows and the chart uses."""
+    from app.compute import cell_spec, drawn_radius
+
+    settings = Settings()  # W_hh as the initialisation drew it
+    caption = " ".join(export.caption_lines(settings))
+    radius = drawn_radius(cell_spec(settings, settings.focus_cell))
+    assert f"ρ = {radius:.3f}" in caption
+    assert "as drawn" not in caption

@@ -354,13 +354,16 @@ def test_a_link_to_missing_weights_warns_and_keeps_the_rest():
 
 
 def _flow_line(at: AppTest, cell: str) -> np.ndarray:
+    """The chart's line of ``cell``, whose legend says it runs the uploaded weights."""
     import base64
     import json
 
     for element in at.get("plotly_chart"):
         fig = json.loads(element.proto.spec)
         for trace in fig["data"]:
-            if trace.get("name") == CELL_NAMES[cell] and element.proto.id.endswith("gradient_flow"):
+            if trace.get("name") == CELL_NAMES[
+                cell
+            ] + " (your weights)" and element.proto.id.endswith("gradient_flow"):
                 y = trace["y"]
                 if isinstance(y, dict):
                     return np.frombuffer(base64.b64decode(y["bdata"]), np.dtype(y["dtype"]))

@@ -19,8 +19,8 @@ import numpy as np
 import streamlit as st
 
 from app import budget, budget_notice, chart_keys, figures, inert, process, tidy, upload_buffers
-from app.explorer import presenter, session, sidebar
-from app.explorer.presets import PRESETS, matching_preset
+from app.explorer import presenter, preset_text, session, sidebar
+from app.explorer.presets import matching_preset
 from app.explorer.state import Settings
 from app.explorer.views.common import Runs
 from app.links import CELL_NAMES
@@ -72,7 +72,7 @@ def main() -> None:
             st.warning(text)
         preset = matching_preset(settings)
         if preset is not None:
-            st.info(f"**{preset}.** {PRESETS[preset].look_at}")
+            st.info(f"**{preset}.** {preset_text.sentence(preset, runs).text}")
         if budget.runs_fit(settings):
             report_runs(settings, runs)
     drawn = sidebar.render()

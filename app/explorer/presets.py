@@ -14,10 +14,13 @@ from app.explorer.state import Settings
 @dataclass(frozen=True)
 class Preset:
     settings: Settings
+    # what to look at, in words: the sentence shown measures its numbers on the
+    # run (app.preset_text); these words stand in when a cell cannot run
     look_at: str
 
 
-# The notes' worked figure (002): one linear unit, loss on the last step, so
+# The worked example of the course notes 002 (“Problem of BPTT”): one linear unit,
+# loss on the last step, so
 # ∂L/∂h_{T−1−n} = w^n · ∂L/∂h_{T−1} exactly.
 _NOTES_UNIT = Settings(
     cells=("rnn",),
@@ -35,17 +38,17 @@ PRESETS: dict[str, Preset] = {
     "Elman against LSTM": Preset(
         Settings(),
         "The Elman RNN's gradient (vermillion) fades by orders of magnitude as it "
-        "travels back in time; the LSTM's (blue) levels off and survives all 100 steps.",
+        "travels back in time; the LSTM's (blue) falls far more slowly.",
     ),
     "Vanishing (w = 0.9)": Preset(
         _NOTES_UNIT.replace(recurrent_weight=0.9),
-        "One linear unit with w = 0.9: fifty steps back the gradient is 0.9⁵⁰ ≈ 0.005 "
-        "of the last step's — the notes' figure.",
+        "One linear unit with w = 0.9: each step back multiplies the gradient by w, so "
+        "it vanishes (the worked example of the course notes 002, “Problem of BPTT”).",
     ),
     "Exploding (w = 1.1)": Preset(
         _NOTES_UNIT.replace(recurrent_weight=1.1),
-        "One linear unit with w = 1.1: fifty steps back the gradient is 1.1⁵⁰ ≈ 117 "
-        "times the last step's — the notes' figure.",
+        "One linear unit with w = 1.1: each step back multiplies the gradient by w, so "
+        "it explodes (the worked example of the course notes 002, “Problem of BPTT”).",
     ),
     "Clipping tames an explosion": Preset(
         Settings(
@@ -55,20 +58,20 @@ PRESETS: dict[str, Preset] = {
             spectral_radius=1.1,
             clip=1.0,
         ),
-        "A linear Elman RNN with spectral radius 1.1 explodes over 100 steps; open "
-        "the Clipping tab: the update keeps its direction but is scaled down to θ = 1.",
+        "A linear Elman RNN with spectral radius above 1 explodes; open the Clipping "
+        "tab: the update keeps its direction but is scaled down to θ.",
     ),
     "The forget gate carries the gradient": Preset(
         Settings(cells=("lstm",), focus="lstm", seq_len=300, forget_bias=5.0),
-        "With forget-gate bias 5 the forget gate sits near σ(5) ≈ 0.99, and the "
-        "gradient along the cell state is multiplied by f at each step: it crosses "
-        "300 steps. Lower the forget-gate bias and watch it fade.",
+        "With a large forget-gate bias the forget gate sits near 1, and the "
+        "gradient along the cell state (dotted) is multiplied by f at each step. Lower the "
+        "forget-gate bias and watch it fade.",
     ),
     "LSTM without a forget gate": Preset(
         Settings(cells=("lstm", "lstm_nofg"), focus="lstm_nofg", seq_len=200, forget_bias=1.0),
-        "Without a forget gate the cell only adds (cₜ = cₜ₋₁ + i ⊙ g): its gradient "
-        "passes each step unchanged — the original 1997 'constant error carousel' — "
-        "but the cell can never forget (see it grow under Inside the cell).",
+        "Without a forget gate the cell only adds (cₜ = cₜ₋₁ + i ⊙ g): the original 1997 "
+        "'constant error carousel'; but the cell can never forget (see it grow under "
+        "Inside the cell).",
     ),
     "GRU against Elman": Preset(
         Settings(
@@ -80,9 +83,9 @@ PRESETS: dict[str, Preset] = {
             gate_bias=3.0,
             seq_len=200,
         ),
-        "One unit each, the same w = 0.9: the Elman unit multiplies its gradient by "
-        "w·tanh′ < 0.9 each step; the GRU's update gate z ≈ σ(3) ≈ 0.95 keeps most of "
-        "hₜ₋₁ as it is, so its gradient shrinks far more slowly.",
+        "One unit each, the same w: the Elman unit multiplies its gradient by w·tanh′ "
+        "each step; the GRU's open update gate keeps most of hₜ₋₁ as it is, so its "
+        "gradient shrinks far more slowly.",
     ),
     "Truncation cuts the long path": Preset(
         Settings(
@@ -90,8 +93,8 @@ PRESETS: dict[str, Preset] = {
             focus="lstm",
             truncation=25,
         ),
-        "Truncated BPTT with k = 25: no gradient crosses the dotted chunk boundary, so "
-        "the loss at the last step reaches back only to step 75 — even through the LSTM.",
+        "Truncated BPTT: no gradient crosses the dotted chunk boundary, so the loss at "
+        "the last step reaches back only to the last chunk's start — even through the LSTM.",
     ),
     "Bidirectional: gradient from both ends": Preset(
         Settings(

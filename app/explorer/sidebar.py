@@ -86,10 +86,15 @@ def _check_cells() -> None:
 
 
 def _radius_moved() -> None:
-    settings = st.session_state[session.SETTINGS_KEY]
-    st.session_state[session.SETTINGS_KEY] = settings.replace(
-        spectral_radius=st.session_state["spectral_radius"], recurrent_matrix=None
+    # onto the slider's grid (the in-chart slider's values): from W_hh as drawn
+    # (say 0.630) a key press moves by a step and lands on 0.70 or 0.60
+    state = st.session_state
+    on_grid = float(
+        np.clip(round(round(state["spectral_radius"] / RADIUS_STEP) * RADIUS_STEP, 2), 0.0, 3.0)
     )
+    state["spectral_radius"] = on_grid
+    settings = state[session.SETTINGS_KEY]
+    state[session.SETTINGS_KEY] = settings.replace(spectral_radius=on_grid, recurrent_matrix=None)
 
 
 def _radius_as_drawn() -> None:
@@ -110,10 +115,9 @@ def _show_drawn_radius(previous: Settings) -> float | None:
     if draft.single_unit:
         return None
     radius = cached.drawn_radius(cell_spec(draft, draft.focus_cell))
-    # on the slider's grid, so that each key press lands on one of the in-chart
-    # slider's values; the caption under it gives ρ exactly
-    on_grid = round(round(radius / RADIUS_STEP) * RADIUS_STEP, 2)
-    state["spectral_radius"] = float(np.clip(on_grid, 0.0, 3.0))
+    # the very ρ the caption under it, the eigenvalues and the charts give (one
+    # number, three decimals); a move snaps it onto the grid (_radius_moved)
+    state["spectral_radius"] = float(np.clip(round(radius, 3), 0.0, 3.0))
     return radius
 
 
@@ -219,7 +223,8 @@ def render() -> Settings:
         256,
         key="hidden_size",
         disabled=uploaded is not None,
-        help="The number of hidden units. At 1 the cell is the notes' single unit, "
+        help="The number of hidden units. At 1 the cell is the single unit of course "
+        "notes 000 (BPTT, eq. 5–11) and 002 (“Problem of BPTT”), "
         "with its weights set by hand below.",
     )
     if uploaded is not None:
@@ -354,7 +359,9 @@ def _optional_number(bar, name, *, toggle_label, label, help, fmt=None, **limits
 
 
 def _single_unit_controls(bar, chosen: dict) -> None:
-    bar.caption("One unit: hₜ = act(wₓ·xₜ + w·hₜ₋₁ + b), the notes' cell.")
+    bar.caption(
+        "One unit: hₜ = act(wₓ·xₜ + w·hₜ₋₁ + b), the single unit of course notes 000 and 002."
+    )
     chosen["input_weight"] = bar.slider(
         "Input weight wₓ",
         -3.0,
@@ -427,6 +434,7 @@ def _matrix_controls(bar, chosen: dict, previous: Settings, drawn: float | None)
         0.0,
         3.0,
         step=RADIUS_STEP,
+        format="%.3f" if previous.spectral_radius is None else "%.2f",
         key="spectral_radius",
         on_change=_radius_moved,
         help="Moving it rescales W_hh (each gate's block; Jordan: its loop through the "

@@ -193,9 +193,13 @@ def _curtain_x(left: float, stop: int) -> list[float]:
 
 
 def _slider(stops: np.ndarray, steps: int) -> dict:
+    """The slider's steps run left to right in t, as the time axis above it
+    does (the frames, played, run from T − 1 back to 0: the handle follows
+    the curtain leftwards); it starts at t = 0, the whole sweep."""
     jump = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}
+    along_t = np.sort(stops)
     return {
-        "active": len(stops) - 1,
+        "active": 0,
         "currentvalue": {
             "prefix": "step t = ",
             "font": {"size": charts.FONT + 2, "color": "#111"},
@@ -212,7 +216,7 @@ def _slider(stops: np.ndarray, steps: int) -> dict:
                 "method": "animate",
                 "args": [[str(int(stop))], {**jump, "transition": {"duration": 0}}],
             }
-            for stop in stops
+            for stop in along_t
         ],
     }
 

@@ -81,7 +81,13 @@ FigureOrMaker = go.Figure | Callable[[], go.Figure]
 
 
 def chart(
-    fig: go.Figure, key: str, settings: Settings, *, downloads: bool = True, alone: bool = False
+    fig: go.Figure,
+    key: str,
+    settings: Settings,
+    *,
+    downloads: bool = True,
+    alone: bool = False,
+    follow: chart_keys.Follow | None = None,
 ) -> None:
     """Draw ``fig`` under ``key``: the one place a figure reaches the page.
 
@@ -90,7 +96,8 @@ def chart(
     ``alone``: hold the rest of the page back ALONE_SECONDS, for a view's
     first chart (see ALONE_SECONDS). Under it: the keyboard's controls of an
     in-chart slider (``app.chart_keys``) and the chart in words, for screen
-    readers (``app.alt_text``)."""
+    readers (``app.alt_text``); ``follow``: what follows that slider (see
+    ``chart_keys.Follow``)."""
     st.plotly_chart(styled(fig, settings), key=key, config=CHART_CONFIG, theme=None)
     if alone:
         time.sleep(ALONE_SECONDS)
@@ -101,7 +108,7 @@ def chart(
         # (line names may hold h_t: no markup)
         st.markdown("Off the chart: " + "; ".join(inert.plain(s) for s in off_axis) + ".")
     if chart_keys.has_controls(spec):
-        chart_keys.controls(key)
+        chart_keys.controls(key, follow)
     st.html(alt_text.hidden_paragraph(key, alt_text.describe(key, spec)))
     if downloads:
         download_row(key, settings, fig)

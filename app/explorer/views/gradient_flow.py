@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import budget, cached, charts, flow_chart, panels
-from app.compute import GATE_BLOCKS, sample_steps, spectral_radius
+from app.compute import GATE_BLOCKS, sample_steps, spectral_radius, uploaded_for
 from app.explorer import lecture
 from app.explorer.presets import TANH_NOTE_PRESETS, matching_preset
 from app.explorer.state import Settings
@@ -25,11 +25,18 @@ from app.explorer.views.common import (
     download_row,
     name,
 )
+from app.explorer.views.scrub_text import (
+    FIFTY_ELEMENT,
+    STEPS_BACK,
+    fifty_text,
+    follow_scrub,
+    knob_label,
+    ratios_back,
+)
 from app.explorer.views.slider_runs import FRAMES, SWEEPS, make_sweeps
 from app.sweeps import estimated_seconds, knob_name, scrub_values
 from app.text import latex_number, sci, text_column
 
-STEPS_BACK = 50  # the notes' worked figure
 SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
 SCRUB_BUDGET_SECONDS = budget.SLIDER_SECONDS  # longest the in-chart slider's runs may take
 MAX_UNITS_DRAWN = 64
@@ -141,7 +148,9 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     with left:
         # one key whether or not the slider is ready: the browser then updates
         # the chart it has (Plotly.react) instead of building a new one
-        chart(drawn.fig, "gradient_flow", settings, downloads=False, alone=True)
+        chart(
+            drawn.fig, "gradient_flow", settings, downloads=False, alone=True, follow=drawn.follow
+        )
         download_row("gradient_flow", settings, drawn.static)
         status = st.empty()
     finished = list(runs.finished())  # the engine runs the current settings here, if not before
@@ -164,6 +173,7 @@ class DrawnFlow:
     scrub_wanted: bool
     seconds: float
     pending: tuple | None
+    follow: object = None  # the scrub's sentences, for the browser to follow (scrub_text)
 
     def finisher(self, status) -> Callable[[], bool] | None:
         """The slider's runs to make once the page is drawn, reported in ``status``."""
@@ -193,15 +203,22 @@ def flow_figure(settings: Settings, runs: Runs) -> DrawnFlow | None:
     scrub_wanted = T >= 2 and seconds <= SCRUB_BUDGET_SECONDS and budget.slider_fits(settings)
     sweeps = {kind: SWEEPS.get(spec) for kind, spec in specs.items()}
     ready = scrub_wanted and all(sweep is not None for sweep in sweeps.values())
+    follow = None
     if ready:
         scrub = _scrub(settings, runs, specs, sweeps, sources, steps, values)
+        setting = knob_label(_setting_knob(settings, runs), values)
+        off_grid = setting not in [f"{v:.2f}" for v in values]
         fig = lecture.lock_y(
-            flow_chart.gradient_flow_figure(lines, **scrub, **figure_args), settings
+            flow_chart.gradient_flow_figure(
+                lines, **scrub, setting_label=setting if off_grid else None, **figure_args
+            ),
+            settings,
         )
+        follow = follow_scrub(settings, sweeps, values, setting)
     else:
         fig = static()
     pending = (specs, sweeps, values) if scrub_wanted and not ready else None
-    return DrawnFlow(fig, static, scrub_wanted, seconds, pending)
+    return DrawnFlow(fig, static, scrub_wanted, seconds, pending, follow)
 
 
 def steps_drawn(settings: Settings, at_most: int) -> np.ndarray:
@@ -240,13 +257,22 @@ def _line(settings, runs, source, steps, values) -> charts.Line:
         )
     if values is None:
         values = _norms(runs.get(kind).trace, what)
+    cell = legend_name(settings, kind)
     label = {
-        "h": name(kind),
-        "rev": f"{name(kind)}, backward direction",
-        "c": f"{name(kind)}: ‖∂L/∂c<sub>t</sub>‖ (cell state)",
+        "h": cell,
+        "rev": f"{cell}, backward direction",
+        "c": f"{cell}: ‖∂L/∂c<sub>t</sub>‖ (cell state)",
     }[what]
     dash = {"h": "solid", "rev": "dash", "c": "dot"}[what]
     return charts.Line(label, colour(kind), steps, values[steps], dash=dash)
+
+
+UPLOADED = " (your weights)"
+
+
+def legend_name(settings: Settings, kind: str) -> str:
+    """The cell's name, saying when it runs the uploaded weights."""
+    return name(kind) + (UPLOADED if uploaded_for(settings, kind) is not None else "")
 
 
 def _norms(trace, what: str) -> np.ndarray:
@@ -325,6 +351,16 @@ def _frame_rows(settings, runs, sweeps, sources, values) -> list[np.ndarray]:
     return per_line
 
 
+def _setting_knob(settings: Settings, runs: Runs) -> float:
+    """The knob's value as the sidebar gives it: w, ρ, or W_hh's drawn ρ of
+    the focus cell (each cell's W_hh as drawn has its own)."""
+    if settings.single_unit or settings.spectral_radius is not None:
+        return _current_knob(settings, runs, settings.focus_cell)
+    if settings.matrix_for_size is not None:
+        return _current_knob(settings, runs, settings.cells[0])
+    return cached.drawn_radius(runs.spec(settings.focus_cell))
+
+
 def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
     if settings.single_unit:
         return settings.recurrent_weight
@@ -340,28 +376,23 @@ def _current_knob(settings: Settings, runs: Runs, kind: str) -> float:
 
 def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, seconds: float):
     T = settings.steps
-    paragraphs = [
+    st.markdown(
         "Each line is the size of the gradient of the loss with respect to the hidden "
         "state at step t: how strongly what happened at step t can still be corrected. "
         "On this log axis a straight slope means the same factor at every step."
-    ]
-    ratios = []
-    for kind, run in finished:
-        norms = _norms(run.trace, "h")
-        if T > STEPS_BACK and norms[-1] > 0:
-            ratio = norms[T - 1 - STEPS_BACK] / norms[-1]
-            ratios.append((kind, ratio))
+    )
+    paragraphs = []
+    ratios = ratios_back({kind: _norms(run.trace, "h") for kind, run in finished})
     if ratios:
-        parts = [
-            f"**{name(k)}** {sci(r, 5)}" + (" (no gradient gets there)" if r == 0 else "")
-            for k, r in ratios
-        ]
-        paragraphs.append(
-            # two formulas, not one, so that the line can wrap at the slash in a
-            # narrow column (projector mode)
-            r"Fifty steps back, $\|\partial L/\partial h_{T-51}\|$ / "
-            r"$\|\partial L/\partial h_{T-1}\|$ = " + "; ".join(parts) + "."
-        )
+        # plain HTML, no formula: the in-chart slider rewrites it (``_follow``)
+        knob = "w" if settings.single_unit else "ρ"
+        focus = settings.focus_cell
+        label = knob_label(_setting_knob(settings, runs), scrub_values(runs.spec(focus)))
+        if not settings.single_unit and settings.spectral_radius is None:
+            # each cell's W_hh as drawn has its own ρ: the one the sidebar shows
+            label += f" (the {name(focus)}'s W_hh as drawn)"
+        text = fifty_text(knob, label, ratios)
+        st.markdown(f'<span class="{FIFTY_ELEMENT}">{text}</span>', unsafe_allow_html=True)
     if settings.setup == "many_to_many":
         paragraphs.append(
             "With the loss summed over steps, each ‖∂L/∂hₜ‖ also holds the loss at step "
@@ -399,14 +430,18 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
     if matching_preset(settings) in TANH_NOTE_PRESETS:
         paragraphs.append(_tanh_note(settings, runs))
         paragraphs.append(
-            "(The notes count “65 times of repetition” for this figure, but 117 and "
-            "0.005 are 1.1⁵⁰ and 0.9⁵⁰: fifty factors. The notes' eq. 5–11 also leave "
-            "out f′(a); it is in the product above.)"
+            "(Course notes 002, “Problem of BPTT”, count “65 times of repetition” from step "
+            "115 back to step 50, but the two results they give for one unit, 117 for "
+            "w = 1.1 and 0.005 for w = 0.9, are 1.1⁵⁰ and 0.9⁵⁰: fifty factors. Course "
+            "notes 000 say their own eq. 5–11 “need fixing”: they leave out f′(a), which "
+            "is in the product above.)"
         )
     if scrub_wanted:
         knob = "the recurrent weight w" if settings.single_unit else "the spectral radius ρ"
         paragraphs.append(
-            f"Drag the slider under the chart to change {knob}: the lines redraw at once."
+            f"Drag the slider under the chart to change {knob}: the lines and the "
+            "fifty-steps-back numbers redraw at once; the “Use …” button under it makes "
+            "that value the setting (the sidebar and the link)."
         )
     elif T >= 2:
         paragraphs.append(
@@ -417,15 +452,31 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
 
 
 def _tanh_note(settings: Settings, runs: Runs) -> str:
-    spec = runs.spec(settings.cells[0]).replace(activation="tanh")
-    run = cached.cell_run(spec)
-    note = "With tanh the gradient shrinks faster still, since tanh′ ≤ 1"
-    if run.trace is not None:
-        norms = _norms(run.trace, "h")
-        if settings.steps > STEPS_BACK and norms[-1] > 0:
-            ratio = norms[settings.steps - 1 - STEPS_BACK] / norms[-1]
-            note += f": on this input the same unit with tanh keeps {sci(ratio)} fifty steps back"
+    """The same unit with tanh, measured: each factor w·tanh′(a) is at most |w|."""
+    note = "With tanh each step's factor w·tanh′(aₜ) is at most |w|, so the gradient is smaller"
+    linear, tanh = (
+        _ratio_back(settings, cached.cell_run(runs.spec(settings.cells[0]).replace(activation=a)))
+        for a in ("linear", "tanh")
+    )
+    if linear is None or tanh is None:
+        return note + "."
+    note += (
+        f": fifty steps back the same unit with tanh keeps {sci(tanh)} × the last step's "
+        f"gradient, against {sci(linear)} × for the linear unit"
+    )
+    if tanh < 1 <= linear:
+        note += ", so it vanishes instead of exploding"
     return note + "."
+
+
+def _ratio_back(settings: Settings, run) -> float | None:
+    """‖∂L/∂h_{T−51}‖ / ‖∂L/∂h_{T−1}‖ of ``run``, if it ran that long."""
+    if run.trace is None or settings.steps <= STEPS_BACK:
+        return None
+    norms = _norms(run.trace, "h")
+    if not norms[-1] > 0:
+        return None
+    return float(norms[settings.steps - 1 - STEPS_BACK] / norms[-1])
 
 
 def heatmap_figure(settings: Settings, runs: Runs) -> go.Figure | None:

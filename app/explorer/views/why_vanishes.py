@@ -236,7 +236,8 @@ def _explain_eigenvalues(settings: Settings, kind: str, run) -> None:
         f"The recurrent matrix's eigenvalues: the largest |λ| (the spectral radius) is "
         f"{radius:.3f}, {verdict} the unit circle. Repeated multiplication by W_hh "
         "shrinks along eigenvectors inside the circle and grows along those outside: "
-        "the notes' rule, largest eigenvalue below 1 → vanishing, above 1 → exploding.",
+        "the rule course notes 002 (“Problem of BPTT”) give: largest eigenvalue of W_hh "
+        "below 1 → gradients likely vanish, above 1 → likely explode.",
         "It is a tendency, not a law: the activation's slope multiplies each step too, "
         "and a non-symmetric W_hh can grow a vector for a while before shrinking it.",
         latex=[rf"\rho(W_{{hh}}) = \max_i |\lambda_i| = {latex_number(radius)}"],
