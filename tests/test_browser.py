@@ -284,11 +284,15 @@ def luminance(colour: str) -> float:
 def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url):
     """The fifty-steps-back sentence follows the in-chart slider; its button
     makes the scrubbed ρ the setting: the sidebar's slider and the link."""
+    from app.compute import cell_spec, drawn_radius
+    from app.explorer.state import Settings
     from app.text import sci
 
+    default = Settings()  # the focus cell's W_hh as drawn: the number every label says
+    drawn = f"{drawn_radius(cell_spec(default, default.focus)):.3f}"
     open_app(page, app_url)
     said = page.locator(".gfl-fifty-gradient_flow")
-    assert "at ρ = 0.630" in said.inner_text()
+    assert f"at ρ = {drawn}" in said.inner_text()
     use = page.locator(".gfl-keys-use")
     assert use.is_hidden()
 
@@ -304,7 +308,7 @@ def test_scrubbed_value_is_said_and_one_click_makes_it_the_setting(page, app_url
                 chart_selector("gradient_flow"),
             )
         ]
-        == "0.630"
+        == drawn
     )  # the slider starts on the drawn ρ, the sidebar's number
     scrub.fill(str(labels.index("1.65")))
     expect_text = page.wait_for_function(

@@ -133,6 +133,28 @@ def test_training_resumes_from_another_thread_and_context():
     assert errors == [] and run.done == 6
 
 
+def test_stop_during_an_update_ends_the_run_after_it():
+    """Stop pressed (on the page's rerun) while the live fragment is making an
+    update (on another thread): the run ends with that update, never with more
+    updates made than it says it has."""
+    run = Training.start(TINY)
+    make_one = run._one_update
+    stopper = []
+
+    def update_while_stop_is_pressed():
+        if not stopper:  # Stop arrives in the middle of the first update
+            stopper.append(threading.Thread(target=run.stop))
+            stopper[0].start()
+            stopper[0].join(timeout=0.2)  # it must wait for the update, not end it short
+        make_one()
+
+    run._one_update = update_while_stop_is_pressed
+    run.advance(seconds=1e9)
+    stopper[0].join()
+    assert run.done == run.settings.updates  # not one update more than it says
+    assert run.finished
+
+
 def test_the_explosion_preset_explodes_unclipped_and_not_clipped():
     preset = LAB_PRESETS["Explosion without clipping, tamed with it"].settings
     run = Training.start(preset.replace(updates=25))

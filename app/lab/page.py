@@ -75,7 +75,7 @@ def controls(settings: LabSettings) -> None:
                 st.rerun()
             if st.button("⏹ Stop", key="lab_stop"):
                 state[RUNNING_KEY] = False
-                run.settings = run.settings.replace(updates=max(1, run.done))
+                run.stop()
                 st.rerun()
         if run is not None and st.button("↺ Reset", key="lab_reset"):
             state.pop(RUN_KEY, None)

@@ -15,6 +15,7 @@ however the updates were sliced, so a link reproduces a curve bit for bit.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -156,6 +157,9 @@ class Training:
     validation: engine.Task | None = None
     done: int = 0  # updates made
     seconds: float = 0.0  # spent in the engine
+    # Streamlit runs a live fragment beside the page's own rerun: Stop may come
+    # while an update is being made, and must not end the run short of it.
+    _updating: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def start(cls, settings: LabSettings, seeds: tuple[int, ...] | None = None) -> Training:
@@ -191,13 +195,22 @@ class Training:
         started = time.perf_counter()
         made = 0
         with np.errstate(all="ignore"):
-            while not self.finished and (at_most is None or made < at_most):
-                self._one_update()
+            while at_most is None or made < at_most:
+                with self._updating:
+                    if self.finished:
+                        break
+                    self._one_update()
                 made += 1
                 if time.perf_counter() - started >= seconds:
                     break
         self.seconds += time.perf_counter() - started
         return made
+
+    def stop(self) -> None:
+        """End the run after the update being made, if any: what is drawn then
+        is the whole run, its last update included."""
+        with self._updating:
+            self.settings = self.settings.replace(updates=max(1, self.done))
 
     def _one_update(self) -> None:
         u = self.done
