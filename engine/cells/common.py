@@ -30,6 +30,39 @@ def _rows(a):
     return np.ascontiguousarray(np.moveaxis(a, 1, 0)).reshape(a.shape[1], -1, a.shape[-1])
 
 
+def input_drives(x, W_ih, b):
+    """x_t W_ihᵀ + b for every step at once: x (T, [M,] B, D), W_ih ([M,] R, D),
+    b ([M,] 1, R) → (T, [M,] B, R), C-contiguous so that each step's (…, B, R) is.
+
+    One (T·B × D)·(D × R) product per model (its rows as ``summed_outer``
+    reads them): NumPy's matmul of (T, B, D) by (D, R) makes T small BLAS
+    calls, whose overhead, not the arithmetic, was the cost at D = 2. One
+    sequence (B = 1) keeps those per-step products: each is a vector·matrix
+    one (BLAS's gemv), which sums in another order than a matrix product, and
+    its bits stay as they were.
+    """
+    if x.shape[-2] == 1:
+        return np.matmul(x, transposed(W_ih)) + b
+    drive = _rows(x) @ transposed(W_ih)  # (T·B, R), stacked (M, T·B, R)
+    if x.ndim == 3:
+        drive = drive.reshape(*x.shape[:-1], -1)
+    else:  # each model's rows back to (T, M, B, R)
+        T, M, B = x.shape[:-1]
+        drive = np.moveaxis(drive.reshape(M, T, B, -1), 0, 1)
+    return np.add(drive, b, out=np.empty(drive.shape))
+
+
+def step_weights(W, batch):
+    """Wᵀ for each step's product s_{t−1} Wᵀ: W ([M,] R, C) → ([M,] C, R).
+
+    For a batch, a contiguous copy: BLAS multiplies a (B × C) matrix by it
+    some 30% faster than by the transposed view. For one sequence (batch 1)
+    the view: its products are vector·matrix ones (gemv), which would sum in
+    another order with the copy, and their bits stay as they were.
+    """
+    return transposed(W) if batch == 1 else np.ascontiguousarray(transposed(W))
+
+
 def summed_outer(a, b):
     """Σ over time and batch of the outer products a bᵀ, each model's own.
 

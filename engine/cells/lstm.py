@@ -25,8 +25,10 @@ import numpy as np
 from engine.cells.common import (
     along_batch,
     copied_steps,
+    input_drives,
     previous,
     shared_weight_grads,
+    step_weights,
     transposed,
 )
 from engine.functions import activation, sigmoid
@@ -60,11 +62,11 @@ class LSTM:
         steps = x.shape[:-1]  # (T, [M,] B)
         H = self.H
         i_, f_, g_, o_ = self.i, self.f, self.g, self.o
-        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b  # (T, [M,] B, G·H)
-        gates = np.empty_like(input_drive)  # every gate's activation, in row order
+        input_drive = input_drives(x, self.W_ih, self.b)  # (T, [M,] B, G·H)
+        gates = np.empty(input_drive.shape)  # every gate's activation, in row order
         hidden = np.empty((*steps, H))
         cell = np.empty((*steps, H))
-        W_hh_T = transposed(self.W_hh)
+        W_hh_T = step_weights(self.W_hh, batch=x.shape[-2])
         candidate = np.empty((*steps[1:], H))
         no_cell = np.zeros((*steps[1:], H))  # c_{−1}
         # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
