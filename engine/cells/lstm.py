@@ -26,7 +26,6 @@ from engine.cells.common import (
     along_batch,
     copied_steps,
     input_drives,
-    previous,
     shared_weight_grads,
     step_weights,
     transposed,
@@ -64,11 +63,17 @@ class LSTM:
         i_, f_, g_, o_ = self.i, self.f, self.g, self.o
         input_drive = input_drives(x, self.W_ih, self.b)  # (T, [M,] B, G·H)
         gates = np.empty(input_drive.shape)  # every gate's activation, in row order
-        hidden = np.empty((*steps, H))
-        cell = np.empty((*steps, H))
+        T = len(x)
+        # h_{t−1} and c_{t−1} for t = 0 … T, with h_{−1} = h0 and c_{−1} = 0 in
+        # row 0: hidden (h_t) and h_prev (h_{t−1}) are views of one array, not copies.
+        hidden_from = np.empty((T + 1, *steps[1:], H))
+        hidden_from[0] = h0
+        hidden, h_prev = hidden_from[1:], hidden_from[:-1]
+        cell_from = np.empty((T + 1, *steps[1:], H))
+        cell_from[0] = 0.0
+        cell, c_prev = cell_from[1:], cell_from[:-1]
         W_hh_T = step_weights(self.W_hh, batch=x.shape[-2])
-        candidate = np.empty((*steps[1:], H))
-        no_cell = np.zeros((*steps[1:], H))  # c_{−1}
+        input_and_candidate = np.empty((*steps[1:], H))  # g_t, then i_t ⊙ g_t
         # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
         # gate's ∂L/∂a_t, and ∂h_t/∂c_t: per step, so a prefix's are copied too.
         gate_slope, act_cell, cell_to_hidden = (
@@ -85,19 +90,20 @@ class LSTM:
             act_cell=act_cell,
             cell_to_hidden=cell_to_hidden,
         )
-        h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, no_cell)
-        T = len(x)
+        # h0 itself, not its copy in row 0: a broadcast h0 is multiplied as before.
+        h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, cell_from[0])
         for t in range(start, T):
             z = np.matmul(h, W_hh_T, out=gates[t])  # a_t, then each gate in its place
             z += input_drive[t]
-            self.act(z[..., g_], out=candidate)
+            candidate = self.act(z[..., g_], out=input_and_candidate)
             sigmoid(z, out=z)
             z[..., g_] = candidate
+            input_and_candidate *= z[..., i_]
             if self.forget_gate:
                 c = np.multiply(z[..., f_], c, out=cell[t])
-                c += z[..., i_] * z[..., g_]
+                c += input_and_candidate
             else:
-                c = np.add(c, z[..., i_] * z[..., g_], out=cell[t])
+                c = np.add(c, input_and_candidate, out=cell[t])
             h = self.act(c, out=hidden[t])
             h *= z[..., o_]
         new = slice(start, T)
@@ -107,15 +113,16 @@ class LSTM:
         # fresh temporary costs its pages' first touch.
         slope = np.subtract(1.0, new_gates, out=gate_slope[new])
         slope *= new_gates  # σ' of each gate
-        slope[..., g_] = self.act_slope(new_gates[..., g_])
+        self.act_slope(new_gates[..., g_], out=slope[..., g_])
         self.act(cell[new], out=act_cell[new])
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
         slope[..., i_] *= new_gates[..., g_]
         if self.forget_gate:
-            slope[..., f_] *= previous(cell[start - 1] if start else no_cell, cell[new])
+            slope[..., f_] *= c_prev[new]
         slope[..., g_] *= new_gates[..., i_]
         slope[..., o_] *= act_cell[new]
-        np.multiply(new_gates[..., o_], self.act_slope(act_cell[new]), out=cell_to_hidden[new])
+        to_hidden = self.act_slope(act_cell[new], out=cell_to_hidden[new])
+        to_hidden *= new_gates[..., o_]
         rows = {"input": i_, "forget": f_, "candidate": g_, "output": o_}
         record = {
             "x": x,
@@ -125,7 +132,7 @@ class LSTM:
             "gate_slope": gate_slope,
             "act_cell": act_cell,
             "cell_to_hidden": cell_to_hidden,  # ∂h_t/∂c_t
-            "h_prev": previous(h0, hidden),
+            "h_prev": h_prev,
         }
         for name in self.gate_names:
             record[name] = gates[..., rows[name]]
