@@ -104,8 +104,7 @@ class LSTM:
                 c += input_and_candidate
             else:
                 c = np.add(c, input_and_candidate, out=cell[t])
-            h = self.act(c, out=hidden[t])
-            h *= z[..., o_]
+            h = np.multiply(self.act(c, out=act_cell[t]), z[..., o_], out=hidden[t])
         new = slice(start, T)
         new_gates = gates[new]
         # Written in place into gate_slope[new]: these passes over (T, B, G·H)
@@ -114,7 +113,6 @@ class LSTM:
         slope = np.subtract(1.0, new_gates, out=gate_slope[new])
         slope *= new_gates  # σ' of each gate
         self.act_slope(new_gates[..., g_], out=slope[..., g_])
-        self.act(cell[new], out=act_cell[new])
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
         slope[..., i_] *= new_gates[..., g_]
         if self.forget_gate:
@@ -164,19 +162,25 @@ class LSTM:
         # Gate by gate, (T, [M,] B, G, H): every gate but the last (output) takes ∂L/∂c_t.
         da_by_gate = grad_pre.reshape(*grad.shape[:-1], -1, H)
         slope_by_gate = record["gate_slope"].reshape(*grad.shape[:-1], -1, H)
+        da_cell_gates, da_output = da_by_gate[..., :-1, :], da_by_gate[..., -1, :]
+        slope_cell_gates, slope_output = slope_by_gate[..., :-1, :], slope_by_gate[..., -1, :]
         cell_to_hidden = record["cell_to_hidden"]
         forget = record.get("forget")
-        dh_next, dc_next = 0.0, 0.0
+        W_hh = self.W_hh
+        # What step t + 1 hands back to step t, written in place each step.
+        dh_next, dc_next = np.empty(grad.shape[1:]), np.empty(grad.shape[1:])
         for t in reversed(range(len(grad))):
             dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
             dc = np.multiply(dh, cell_to_hidden[t], out=grad_cell[t])
             if not cut[t]:
                 dc += dc_next
-            by_cell = da_by_gate[t, ..., :-1, :]
-            np.multiply(slope_by_gate[t, ..., :-1, :], dc[..., None, :], out=by_cell)
-            np.multiply(slope_by_gate[t, ..., -1, :], dh, out=da_by_gate[t, ..., -1, :])
-            dc_next = dc * forget[t] if self.forget_gate else dc
-            dh_next = np.matmul(grad_pre[t], self.W_hh)
+            np.multiply(slope_cell_gates[t], dc[..., None, :], out=da_cell_gates[t])
+            np.multiply(slope_output[t], dh, out=da_output[t])
+            if self.forget_gate:
+                np.multiply(dc, forget[t], out=dc_next)
+            else:
+                dc_next[...] = dc
+            np.matmul(grad_pre[t], W_hh, out=dh_next)
         grads = partial(shared_weight_grads, grad_pre, record["x"], record["h_prev"])
         return grad_hidden, grad_cell, grads
 
