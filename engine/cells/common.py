@@ -110,9 +110,10 @@ def shared_weight_grads(grad_pre, x, recurrent_input):
     (T, [M,] B, ·): what W_hh multiplies at step t (h_{t−1}, or y_{t−1} for
     jordan). Stacked, each gradient has the leading M.
     """
+    bias = summed(grad_pre)  # the same sum for both biases: computed once
     return {
         "weight_ih": summed_outer(grad_pre, x),
         "weight_hh": summed_outer(grad_pre, recurrent_input),
-        "bias_ih": summed(grad_pre),
-        "bias_hh": summed(grad_pre),
+        "bias_ih": bias,
+        "bias_hh": bias.copy(),
     }
