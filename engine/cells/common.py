@@ -39,16 +39,18 @@ def input_drives(x, W_ih, b):
     calls, whose overhead, not the arithmetic, was the cost at D = 2. One
     sequence (B = 1) keeps those per-step products: each is a vector·matrix
     one (BLAS's gemv), which sums in another order than a matrix product, and
-    its bits stay as they were.
+    its bits stay as they were. The result is a fresh array the caller may
+    write over (the LSTM turns it into its gates step by step).
     """
     if x.shape[-2] == 1:
         return np.matmul(x, transposed(W_ih)) + b
     drive = _rows(x) @ transposed(W_ih)  # (T·B, R), stacked (M, T·B, R)
     if x.ndim == 3:
         drive = drive.reshape(*x.shape[:-1], -1)
-    else:  # each model's rows back to (T, M, B, R)
-        T, M, B = x.shape[:-1]
-        drive = np.moveaxis(drive.reshape(M, T, B, -1), 0, 1)
+        drive += b
+        return drive
+    T, M, B = x.shape[:-1]  # each model's rows back to (T, M, B, R)
+    drive = np.moveaxis(drive.reshape(M, T, B, -1), 0, 1)
     return np.add(drive, b, out=np.empty(drive.shape))
 
 

@@ -61,8 +61,10 @@ class LSTM:
         steps = x.shape[:-1]  # (T, [M,] B)
         H = self.H
         i_, f_, g_, o_ = self.i, self.f, self.g, self.o
-        input_drive = input_drives(x, self.W_ih, self.b)  # (T, [M,] B, G·H)
-        gates = np.empty(input_drive.shape)  # every gate's activation, in row order
+        # Every gate's activation in row order, (T, [M,] B, G·H): until step t
+        # is computed, gates[t] holds its input drive x_t W_ihᵀ + b.
+        gates = input_drives(x, self.W_ih, self.b)
+        recurrent_drive = np.empty(gates.shape[1:])  # h_{t−1} W_hhᵀ
         T = len(x)
         # h_{t−1} and c_{t−1} for t = 0 … T, with h_{−1} = h0 and c_{−1} = 0 in
         # row 0: hidden (h_t) and h_prev (h_{t−1}) are views of one array, not copies.
@@ -93,8 +95,8 @@ class LSTM:
         # h0 itself, not its copy in row 0: a broadcast h0 is multiplied as before.
         h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, cell_from[0])
         for t in range(start, T):
-            z = np.matmul(h, W_hh_T, out=gates[t])  # a_t, then each gate in its place
-            z += input_drive[t]
+            z = gates[t]  # a_t, then each gate in its place
+            z += np.matmul(h, W_hh_T, out=recurrent_drive)
             candidate = self.act(z[..., g_], out=input_and_candidate)
             sigmoid(z, out=z)
             z[..., g_] = candidate
