@@ -178,8 +178,10 @@ class Adam(_Optimizer):
             d = grads[name]
             if self.weight_decay:
                 d = d + self.weight_decay * theta
-            m = self.exp_avg.setdefault(name, np.zeros_like(theta))
-            v = self.exp_avg_sq.setdefault(name, np.zeros_like(theta))
+            if name not in self.exp_avg:  # (setdefault would make the zeros every step)
+                self.exp_avg[name] = np.zeros_like(theta)
+                self.exp_avg_sq[name] = np.zeros_like(theta)
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
             # In place, through two scratch arrays, in the same order of operations.
             scratch, denominator = np.empty_like(theta), np.empty_like(theta)
             np.subtract(d, m, out=scratch)

@@ -75,7 +75,9 @@ class LSTM:
         cell_from[0] = 0.0
         cell, c_prev = cell_from[1:], cell_from[:-1]
         W_hh_T = step_weights(self.W_hh, batch=x.shape[-2])
-        input_and_candidate = np.empty((*steps[1:], H))  # g_t, then i_t ⊙ g_t
+        # g_t, contiguous for the loop's products, written into gates after it.
+        candidates = np.empty((*steps, H))
+        input_and_candidate = np.empty((*steps[1:], H))  # i_t ⊙ g_t
         # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
         # gate's ∂L/∂a_t, and ∂h_t/∂c_t: per step, so a prefix's are copied too.
         gate_slope, act_cell, cell_to_hidden = (
@@ -97,10 +99,9 @@ class LSTM:
         for t in range(start, T):
             z = gates[t]  # a_t, then each gate in its place
             z += np.matmul(h, W_hh_T, out=recurrent_drive)
-            candidate = self.act(z[..., g_], out=input_and_candidate)
-            sigmoid(z, out=z)
-            z[..., g_] = candidate
-            input_and_candidate *= z[..., i_]
+            candidate = self.act(z[..., g_], out=candidates[t])
+            sigmoid(z, out=z)  # g's place holds σ(a_g) until after the loop
+            np.multiply(candidate, z[..., i_], out=input_and_candidate)
             if self.forget_gate:
                 c = np.multiply(z[..., f_], c, out=cell[t])
                 c += input_and_candidate
@@ -109,14 +110,15 @@ class LSTM:
             h = np.multiply(self.act(c, out=act_cell[t]), z[..., o_], out=hidden[t])
         new = slice(start, T)
         new_gates = gates[new]
+        new_gates[..., g_] = candidates[new]
         # Written in place into gate_slope[new]: these passes over (T, B, G·H)
         # arrays, not the loop, dominate a batch's forward sweep, and every
         # fresh temporary costs its pages' first touch.
         slope = np.subtract(1.0, new_gates, out=gate_slope[new])
         slope *= new_gates  # σ' of each gate
-        self.act_slope(new_gates[..., g_], out=slope[..., g_])
+        self.act_slope(candidates[new], out=slope[..., g_])
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
-        slope[..., i_] *= new_gates[..., g_]
+        slope[..., i_] *= candidates[new]
         if self.forget_gate:
             slope[..., f_] *= c_prev[new]
         slope[..., g_] *= new_gates[..., i_]
