@@ -66,6 +66,14 @@ def step_weights(W, batch):
     return transposed(W) if batch == 1 else np.ascontiguousarray(transposed(W))
 
 
+def step_product(W):
+    """The product for each step's s_{t−1}·W: np.dot for one model's 2-D W,
+    np.matmul for stacked (M, ·, ·) ones (each model's own). Both make the
+    same BLAS call; dot skips matmul's broadcasting machinery, about 1 µs of
+    a 6 µs step product at B = 32, H = 32."""
+    return np.matmul if W.ndim > 2 else np.dot
+
+
 def summed_outer(a, b):
     """Σ over time and batch of the outer products a bᵀ, each model's own.
 

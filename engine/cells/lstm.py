@@ -27,6 +27,7 @@ from engine.cells.common import (
     copied_steps,
     input_drives,
     shared_weight_grads,
+    step_product,
     step_weights,
     transposed,
 )
@@ -75,6 +76,7 @@ class LSTM:
         cell_from[0] = 0.0
         cell, c_prev = cell_from[1:], cell_from[:-1]
         W_hh_T = step_weights(self.W_hh, batch=x.shape[-2])
+        product = step_product(W_hh_T)
         # g_t, contiguous for the loop's products, written into gates after it.
         candidates = np.empty((*steps, H))
         input_and_candidate = np.empty((*steps[1:], H))  # i_t ⊙ g_t
@@ -98,7 +100,7 @@ class LSTM:
         h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, cell_from[0])
         for t in range(start, T):
             z = gates[t]  # a_t, then each gate in its place
-            z += np.matmul(h, W_hh_T, out=recurrent_drive)
+            z += product(h, W_hh_T, out=recurrent_drive)
             candidate = self.act(z[..., g_], out=candidates[t])
             sigmoid(z, out=z)  # g's place holds σ(a_g) until after the loop
             np.multiply(candidate, z[..., i_], out=input_and_candidate)
@@ -171,6 +173,7 @@ class LSTM:
         cell_to_hidden = record["cell_to_hidden"]
         forget = record.get("forget")
         W_hh = self.W_hh
+        product = step_product(W_hh)
         # What step t + 1 hands back to step t, written in place each step.
         dh_next, dc_next = np.empty(grad.shape[1:]), np.empty(grad.shape[1:])
         for t in reversed(range(len(grad))):
@@ -184,7 +187,7 @@ class LSTM:
                 np.multiply(dc, forget[t], out=dc_next)
             else:
                 dc_next[...] = dc
-            np.matmul(grad_pre[t], W_hh, out=dh_next)
+            product(grad_pre[t], W_hh, out=dh_next)
         grads = partial(shared_weight_grads, grad_pre, record["x"], record["h_prev"])
         return grad_hidden, grad_cell, grads
 
