@@ -118,12 +118,12 @@ class LSTM:
         # fresh temporary costs its pages' first touch.
         slope = np.subtract(1.0, new_gates, out=gate_slope[new])
         slope *= new_gates  # σ' of each gate
-        self.act_slope(candidates[new], out=slope[..., g_])
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
+        # act'(g_t) on the contiguous candidates, then one strided pass for g's place.
+        np.multiply(self.act_slope(candidates[new]), new_gates[..., i_], out=slope[..., g_])
         slope[..., i_] *= candidates[new]
         if self.forget_gate:
             slope[..., f_] *= c_prev[new]
-        slope[..., g_] *= new_gates[..., i_]
         slope[..., o_] *= act_cell[new]
         to_hidden = self.act_slope(act_cell[new], out=cell_to_hidden[new])
         to_hidden *= new_gates[..., o_]
