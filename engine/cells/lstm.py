@@ -96,20 +96,24 @@ class LSTM:
             act_cell=act_cell,
             cell_to_hidden=cell_to_hidden,
         )
+        # Each gate's (T, [M,] B, H) view, made once: the loop only indexes the step.
+        input_gate, candidate_drive, output_gate = gates[..., i_], gates[..., g_], gates[..., o_]
+        forget_gate = gates[..., f_] if self.forget_gate else None
+        act = self.act
         # h0 itself, not its copy in row 0: a broadcast h0 is multiplied as before.
         h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, cell_from[0])
         for t in range(start, T):
             z = gates[t]  # a_t, then each gate in its place
             z += product(h, W_hh_T, out=recurrent_drive)
-            candidate = self.act(z[..., g_], out=candidates[t])
+            candidate = act(candidate_drive[t], out=candidates[t])
             sigmoid(z, out=z)  # g's place holds σ(a_g) until after the loop
-            np.multiply(candidate, z[..., i_], out=input_and_candidate)
-            if self.forget_gate:
-                c = np.multiply(z[..., f_], c, out=cell[t])
+            np.multiply(candidate, input_gate[t], out=input_and_candidate)
+            if forget_gate is not None:
+                c = np.multiply(forget_gate[t], c, out=cell[t])
                 c += input_and_candidate
             else:
                 c = np.add(c, input_and_candidate, out=cell[t])
-            h = np.multiply(self.act(c, out=act_cell[t]), z[..., o_], out=hidden[t])
+            h = np.multiply(act(c, out=act_cell[t]), output_gate[t], out=hidden[t])
         new = slice(start, T)
         new_gates = gates[new]
         new_gates[..., g_] = candidates[new]
@@ -174,16 +178,17 @@ class LSTM:
         forget = record.get("forget")
         W_hh = self.W_hh
         product = step_product(W_hh)
+        cell_for_gates = grad_cell[..., None, :]  # ∂L/∂c_t for each cell gate, (…, 1, H)
         # What step t + 1 hands back to step t, written in place each step.
         dh_next, dc_next = np.empty(grad.shape[1:]), np.empty(grad.shape[1:])
-        for t in reversed(range(len(grad))):
-            dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
+        for t, cut_here in zip(reversed(range(len(grad))), cut[::-1].tolist(), strict=True):
+            dh = np.add(grad[t], 0.0 if cut_here else dh_next, out=grad_hidden[t])
             dc = np.multiply(dh, cell_to_hidden[t], out=grad_cell[t])
-            if not cut[t]:
+            if not cut_here:
                 dc += dc_next
-            np.multiply(slope_cell_gates[t], dc[..., None, :], out=da_cell_gates[t])
+            np.multiply(slope_cell_gates[t], cell_for_gates[t], out=da_cell_gates[t])
             np.multiply(slope_output[t], dh, out=da_output[t])
-            if self.forget_gate:
+            if forget is not None:
                 np.multiply(dc, forget[t], out=dc_next)
             else:
                 dc_next[...] = dc
