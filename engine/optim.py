@@ -178,14 +178,26 @@ class Adam(_Optimizer):
             d = grads[name]
             if self.weight_decay:
                 d = d + self.weight_decay * theta
-            m = self.exp_avg.setdefault(name, np.zeros_like(theta))
-            v = self.exp_avg_sq.setdefault(name, np.zeros_like(theta))
-            m += (1.0 - beta1) * (d - m)  # torch's lerp: m + (1 − β₁)(d − m)
+            if name not in self.exp_avg:  # (setdefault would make the zeros every step)
+                self.exp_avg[name] = np.zeros_like(theta)
+                self.exp_avg_sq[name] = np.zeros_like(theta)
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
+            # In place, through two scratch arrays, in the same order of operations.
+            scratch, denominator = np.empty_like(theta), np.empty_like(theta)
+            np.subtract(d, m, out=scratch)
+            scratch *= 1.0 - beta1
+            m += scratch  # torch's lerp: m + (1 − β₁)(d − m)
             v *= beta2
-            v += (1.0 - beta2) * d * d
+            np.multiply(1.0 - beta2, d, out=scratch)
+            scratch *= d
+            v += scratch  # (1 − β₂)·d·d
             per_model = (...,) if size is None else (slice(None), *[None] * (theta.ndim - 1))
-            denominator = np.sqrt(v) / correction2_root[per_model] + self.eps
-            theta -= step_size[per_model] * m / denominator
+            np.sqrt(v, out=denominator)
+            denominator /= correction2_root[per_model]
+            denominator += self.eps  # √v / √(1 − β₂ⁿ) + ε
+            np.multiply(step_size[per_model], m, out=scratch)
+            scratch /= denominator
+            theta -= scratch  # θ − (η / (1 − β₁ⁿ))·m / denominator
 
     def _state_arrays(self):
         arrays = {f"exp_avg[{k}]": v for k, v in self.exp_avg.items()}

@@ -25,8 +25,10 @@ import numpy as np
 from engine.cells.common import (
     along_batch,
     copied_steps,
-    previous,
+    input_drives,
     shared_weight_grads,
+    step_product,
+    step_weights,
     transposed,
 )
 from engine.functions import activation, sigmoid
@@ -60,13 +62,24 @@ class LSTM:
         steps = x.shape[:-1]  # (T, [M,] B)
         H = self.H
         i_, f_, g_, o_ = self.i, self.f, self.g, self.o
-        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b  # (T, [M,] B, G·H)
-        gates = np.empty_like(input_drive)  # every gate's activation, in row order
-        hidden = np.empty((*steps, H))
-        cell = np.empty((*steps, H))
-        W_hh_T = transposed(self.W_hh)
-        candidate = np.empty((*steps[1:], H))
-        no_cell = np.zeros((*steps[1:], H))  # c_{−1}
+        # Every gate's activation in row order, (T, [M,] B, G·H): until step t
+        # is computed, gates[t] holds its input drive x_t W_ihᵀ + b.
+        gates = input_drives(x, self.W_ih, self.b)
+        recurrent_drive = np.empty(gates.shape[1:])  # h_{t−1} W_hhᵀ
+        T = len(x)
+        # h_{t−1} and c_{t−1} for t = 0 … T, with h_{−1} = h0 and c_{−1} = 0 in
+        # row 0: hidden (h_t) and h_prev (h_{t−1}) are views of one array, not copies.
+        hidden_from = np.empty((T + 1, *steps[1:], H))
+        hidden_from[0] = h0
+        hidden, h_prev = hidden_from[1:], hidden_from[:-1]
+        cell_from = np.empty((T + 1, *steps[1:], H))
+        cell_from[0] = 0.0
+        cell, c_prev = cell_from[1:], cell_from[:-1]
+        W_hh_T = step_weights(self.W_hh, batch=x.shape[-2])
+        product = step_product(W_hh_T)
+        # g_t, contiguous for the loop's products, written into gates after it.
+        candidates = np.empty((*steps, H))
+        input_and_candidate = np.empty((*steps[1:], H))  # i_t ⊙ g_t
         # What multiplies ∂L/∂c_t (∂L/∂h_t for the output gate) to give each
         # gate's ∂L/∂a_t, and ∂h_t/∂c_t: per step, so a prefix's are copied too.
         gate_slope, act_cell, cell_to_hidden = (
@@ -83,37 +96,42 @@ class LSTM:
             act_cell=act_cell,
             cell_to_hidden=cell_to_hidden,
         )
-        h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, no_cell)
-        T = len(x)
+        # Each gate's (T, [M,] B, H) view, made once: the loop only indexes the step.
+        input_gate, candidate_drive, output_gate = gates[..., i_], gates[..., g_], gates[..., o_]
+        forget_gate = gates[..., f_] if self.forget_gate else None
+        act = self.act
+        # h0 itself, not its copy in row 0: a broadcast h0 is multiplied as before.
+        h, c = (hidden[start - 1], cell[start - 1]) if start else (h0, cell_from[0])
         for t in range(start, T):
-            z = np.matmul(h, W_hh_T, out=gates[t])  # a_t, then each gate in its place
-            z += input_drive[t]
-            self.act(z[..., g_], out=candidate)
-            sigmoid(z, out=z)
-            z[..., g_] = candidate
-            if self.forget_gate:
-                c = np.multiply(z[..., f_], c, out=cell[t])
-                c += z[..., i_] * z[..., g_]
+            z = gates[t]  # a_t, then each gate in its place
+            z += product(h, W_hh_T, out=recurrent_drive)
+            candidate = act(candidate_drive[t], out=candidates[t])
+            sigmoid(z, out=z)  # g's place holds σ(a_g) until after the loop
+            np.multiply(candidate, input_gate[t], out=input_and_candidate)
+            if forget_gate is not None:
+                c = np.multiply(forget_gate[t], c, out=cell[t])
+                c += input_and_candidate
             else:
-                c = np.add(c, z[..., i_] * z[..., g_], out=cell[t])
-            h = self.act(c, out=hidden[t])
-            h *= z[..., o_]
+                c = np.add(c, input_and_candidate, out=cell[t])
+            h = np.multiply(act(c, out=act_cell[t]), output_gate[t], out=hidden[t])
         new = slice(start, T)
         new_gates = gates[new]
-        # Written in place into gate_slope[new]: these passes over (T, B, G·H)
-        # arrays, not the loop, dominate a batch's forward sweep, and every
-        # fresh temporary costs its pages' first touch.
+        new_gates[..., g_] = candidates[new]
+        # Written in place into gate_slope[new] (a fresh temporary costs its
+        # pages' first touch), reading contiguous arrays where there is one: at
+        # H = 32 a pass over one gate's strided (T, B, H) columns costs about as
+        # much as one over the whole (T, B, G·H).
         slope = np.subtract(1.0, new_gates, out=gate_slope[new])
         slope *= new_gates  # σ' of each gate
-        slope[..., g_] = self.act_slope(new_gates[..., g_])
-        self.act(cell[new], out=act_cell[new])
         # ∂c_t/∂i = g, ∂c_t/∂f = c_{t−1}, ∂c_t/∂g = i, ∂h_t/∂o = act(c_t).
-        slope[..., i_] *= new_gates[..., g_]
+        # act'(g_t) on the contiguous candidates, then one strided pass for g's place.
+        np.multiply(self.act_slope(candidates[new]), new_gates[..., i_], out=slope[..., g_])
+        slope[..., i_] *= candidates[new]
         if self.forget_gate:
-            slope[..., f_] *= previous(cell[start - 1] if start else no_cell, cell[new])
-        slope[..., g_] *= new_gates[..., i_]
+            slope[..., f_] *= c_prev[new]
         slope[..., o_] *= act_cell[new]
-        np.multiply(new_gates[..., o_], self.act_slope(act_cell[new]), out=cell_to_hidden[new])
+        to_hidden = self.act_slope(act_cell[new], out=cell_to_hidden[new])
+        to_hidden *= new_gates[..., o_]
         rows = {"input": i_, "forget": f_, "candidate": g_, "output": o_}
         record = {
             "x": x,
@@ -123,7 +141,7 @@ class LSTM:
             "gate_slope": gate_slope,
             "act_cell": act_cell,
             "cell_to_hidden": cell_to_hidden,  # ∂h_t/∂c_t
-            "h_prev": previous(h0, hidden),
+            "h_prev": h_prev,
         }
         for name in self.gate_names:
             record[name] = gates[..., rows[name]]
@@ -155,19 +173,27 @@ class LSTM:
         # Gate by gate, (T, [M,] B, G, H): every gate but the last (output) takes ∂L/∂c_t.
         da_by_gate = grad_pre.reshape(*grad.shape[:-1], -1, H)
         slope_by_gate = record["gate_slope"].reshape(*grad.shape[:-1], -1, H)
+        da_cell_gates, da_output = da_by_gate[..., :-1, :], da_by_gate[..., -1, :]
+        slope_cell_gates, slope_output = slope_by_gate[..., :-1, :], slope_by_gate[..., -1, :]
         cell_to_hidden = record["cell_to_hidden"]
         forget = record.get("forget")
-        dh_next, dc_next = 0.0, 0.0
-        for t in reversed(range(len(grad))):
-            dh = np.add(grad[t], 0.0 if cut[t] else dh_next, out=grad_hidden[t])
+        W_hh = self.W_hh
+        product = step_product(W_hh)
+        cell_for_gates = grad_cell[..., None, :]  # ∂L/∂c_t for each cell gate, (…, 1, H)
+        # What step t + 1 hands back to step t, written in place each step.
+        dh_next, dc_next = np.empty(grad.shape[1:]), np.empty(grad.shape[1:])
+        for t, cut_here in zip(reversed(range(len(grad))), cut[::-1].tolist(), strict=True):
+            dh = np.add(grad[t], 0.0 if cut_here else dh_next, out=grad_hidden[t])
             dc = np.multiply(dh, cell_to_hidden[t], out=grad_cell[t])
-            if not cut[t]:
+            if not cut_here:
                 dc += dc_next
-            by_cell = da_by_gate[t, ..., :-1, :]
-            np.multiply(slope_by_gate[t, ..., :-1, :], dc[..., None, :], out=by_cell)
-            np.multiply(slope_by_gate[t, ..., -1, :], dh, out=da_by_gate[t, ..., -1, :])
-            dc_next = dc * forget[t] if self.forget_gate else dc
-            dh_next = np.matmul(grad_pre[t], self.W_hh)
+            np.multiply(slope_cell_gates[t], cell_for_gates[t], out=da_cell_gates[t])
+            np.multiply(slope_output[t], dh, out=da_output[t])
+            if forget is not None:
+                np.multiply(dc, forget[t], out=dc_next)
+            else:
+                dc_next[...] = dc
+            product(grad_pre[t], W_hh, out=dh_next)
         grads = partial(shared_weight_grads, grad_pre, record["x"], record["h_prev"])
         return grad_hidden, grad_cell, grads
 
