@@ -116,10 +116,12 @@ def one(fields: dict, view: str) -> dict:
         from app import cached, sweeps
 
         estimate = budget.slider_cost(settings)
-        for kind in settings.cells:
+        for kind in settings.cells:  # as the app makes them: a few stacked runs
             spec = cached.knob_free(runs.spec(kind))
-            for value in sweeps.scrub_values(spec):
-                cached.knob_norms(spec, float(value))
+            values, start = sweeps.scrub_values(spec), 0
+            for size in sweeps.stack_sizes(spec, len(values)):
+                cached.knob_frames(spec, tuple(float(v) for v in values[start : start + size]))
+                start += size
     elif view == "map":
         estimate = estimate + budget.sensitivity_cost(settings)
     elif view == "downloads":

@@ -15,7 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.compute import cell_spec, gradient_ratio, norms_over_time, run_cell  # noqa: E402
+from app.compute import (  # noqa: E402
+    cell_spec,
+    drawn_radius,
+    gradient_ratio,
+    norms_over_time,
+    run_cell,
+)
 from app.explorer.state import Settings  # noqa: E402
 from app.text import sci  # noqa: E402
 
@@ -56,6 +62,8 @@ def test_a_link_opens_one_chart_with_its_numbers_and_a_way_back():
     for kind, label in (("rnn", "Elman RNN"), ("gru", "GRU")):
         norms = norms_over_time(run_cell(cell_spec(settings, kind)).trace.grad_hidden)
         assert shown[label] == sci(gradient_ratio(norms, 50))  # from the run shown
+    # ρ as the sidebar and the slider's read-out say it: W_hh's drawn ρ, one number
+    assert shown["ρ"] == f"{drawn_radius(cell_spec(settings, settings.focus_cell)):.3f}"
     at.button(key="present_back").click().run()
     assert_clean(at)
     assert "show" not in at.query_params

@@ -23,7 +23,9 @@ from app.explorer import lecture, session
 from app.explorer.state import Settings
 from app.explorer.views import backward_sweep, gradient_flow
 from app.explorer.views.common import Runs, chart, name
+from app.explorer.views.scrub_text import knob_label
 from app.style import access_css, page_css
+from app.sweeps import scrub_values
 from app.text import sci
 
 TITLES = {"flow": "Gradient flow", "sweep": "Backward sweep"}  # the app's tab titles
@@ -141,11 +143,12 @@ def numbers(settings: Settings, runs: Runs) -> None:
     with st.container(key="present_numbers"):
         if settings.present == "flow":
             knob = "w" if settings.single_unit else "ρ"
-            value = gradient_flow._current_knob(settings, runs, settings.cells[0])
-            st.metric(knob, f"{value:.2f}")
+            # the number the sidebar and the slider's read-out say (W_hh's drawn ρ)
+            value = gradient_flow._setting_knob(settings, runs)
+            st.metric(knob, knob_label(value, scrub_values(runs.spec(settings.cells[0]))))
             st.caption(f"The numbers are at this {knob}; the slider under the chart shows others.")
         steps = "1 step" if back == 1 else f"{back} steps"
-        st.caption(f"‖∂L/∂h‖ {steps} back, as a share of ‖∂L/∂h at t = {T - 1}‖")
+        st.caption(f"‖∂L/∂h‖ {steps} back, as a share of ‖∂L/∂h‖ at t = {T - 1}")
         shown = [(name(kind), run) for kind, run in runs.finished()]
         other = lecture.compared_runs(settings) if settings.present == "flow" else None
         if other is not None:  # the long-dashed lines' numbers too
