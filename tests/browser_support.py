@@ -80,8 +80,11 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def streamlit_server(script: Path = APP, *, start_timeout: float = 60.0) -> Iterator[str]:
+def streamlit_server(
+    script: Path = APP, *, start_timeout: float = 60.0, flags: tuple[str, ...] = ()
+) -> Iterator[str]:
     """Serve ``script`` on 127.0.0.1; yields its base URL (no trailing slash).
+    ``flags``: more of ``streamlit run``'s options, after the project's.
 
     The server's output goes to a temporary log, shown if it fails to start."""
     port = free_port()
@@ -95,6 +98,7 @@ def streamlit_server(script: Path = APP, *, start_timeout: float = 60.0) -> Iter
         "--server.port",
         str(port),
         *STREAMLIT_FLAGS,
+        *flags,
     ]
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
