@@ -18,20 +18,7 @@ if str(ROOT) not in sys.path:
 from app.explorer.state import Settings  # noqa: E402
 from app.explorer.views import gradient_flow  # noqa: E402
 from app.figures import view_figures  # noqa: E402
-
-APP = str(ROOT / "app" / "streamlit_app.py")
-
-
-def fresh(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+from tests.test_app import assert_clean, fresh  # noqa: E402
 
 
 def flow_spec(at: AppTest) -> dict:

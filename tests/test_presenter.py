@@ -24,20 +24,7 @@ from app.compute import (  # noqa: E402
 )
 from app.explorer.state import Settings  # noqa: E402
 from app.text import sci  # noqa: E402
-
-APP = str(ROOT / "app" / "streamlit_app.py")
-
-
-def fresh(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+from tests.test_app import assert_clean, fresh  # noqa: E402
 
 
 def chart_keys(at: AppTest) -> list[str]:
