@@ -392,6 +392,8 @@ def _explain(settings: Settings, runs: Runs, finished, scrub_wanted: bool, secon
             # each cell's W_hh as drawn has its own ρ: the one the sidebar shows
             label += f" (the {name(focus)}'s W_hh as drawn)"
         text = fifty_text(knob, label, ratios)
+        # HTML from the app's own words only (the cells' fixed names, numbers it
+        # formats): nothing a link or an upload gave reaches it
         st.markdown(f'<span class="{FIFTY_ELEMENT}">{text}</span>', unsafe_allow_html=True)
     if settings.setup == "many_to_many":
         paragraphs.append(
