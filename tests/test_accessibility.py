@@ -14,7 +14,6 @@ import re
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
 
 from app.alt_text import plain, values
 from app.figures import VIEW_MODULES
@@ -23,9 +22,7 @@ from tests.a11y_support import blocking, describe, summary
 from tests.browser_support import (
     ROOT,
     chart_traces,
-    launch_chromium,
     new_page,
-    streamlit_server,
     wait_for_chart,
     wait_until_idle,
 )
@@ -36,20 +33,6 @@ pytestmark = pytest.mark.browser
 TIMEOUT = 90_000
 MODES = {"light": "", "dark": "?theme=dark", "projector": "?proj=1"}
 SCREENSHOTS = ROOT / "test-output"
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

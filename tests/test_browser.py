@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
 
 from app.compute import cell_spec, norms_over_time, run_cell
 from app.explorer.state import Settings
@@ -27,10 +26,8 @@ from tests.browser_support import (
     chart_traces,
     charts_drawn,
     click_chart_slider,
-    launch_chromium,
     new_page,
     screenshot_whole_app,
-    streamlit_server,
     wait_for_chart,
     wait_for_redraw,
     wait_until_idle,
@@ -43,20 +40,6 @@ T_SLIDER = "Sequence length T (steps)"
 H_SLIDER = "Hidden size H (units)"
 SCREENSHOTS = ROOT / "test-output"
 TIMEOUT = 90_000  # ms; the machine may be shared with other test runs
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

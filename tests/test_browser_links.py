@@ -19,7 +19,6 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.browser_support import (
     ROOT,
@@ -27,7 +26,6 @@ from tests.browser_support import (
     _healthy,
     _stop,
     free_port,
-    launch_chromium,
     new_page,
     screenshot_whole_app,
     streamlit_server,
@@ -41,14 +39,6 @@ TIMEOUT = 90_000
 SCREENSHOTS = ROOT / "test-output"
 PHISHING = "[Upload your weights again here](https://evil.example/login)"
 PIXEL = "![p](https://evil.example/pixel.png)"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ link (``proj=1``, ``theme=dark``), ``T=101`` so that no preset's box is shown.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from app.figures import VIEW_MODULES
-from tests.browser_support import ROOT, launch_chromium, streamlit_server, wait_until_idle
+from tests.browser_support import ROOT, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -183,20 +182,6 @@ def set_sidebar(page, open_: bool) -> None:
         state="attached",
     )
     page.wait_for_timeout(300)  # the sidebar slides
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 def test_every_text_fits_its_chart_and_no_header_covers_the_tabs(browser, app_url):
