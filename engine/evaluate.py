@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.cells import make_cell
-from engine.cells.common import along_batch, transposed
+from engine.cells.common import along_batch, rows_product, transposed
 from engine.functions import LOSSES, link, step_losses
 from engine.model import _check_choice, checked_params
 from engine.simulate import SCORED, _checked_h0, _checked_inputs, _checked_targets
@@ -48,7 +48,7 @@ def evaluate(model, inputs, targets, *, loss="mse", scored="all", h0=None):
             readout, outputs = record["readout"], record["outputs"]
         else:
             features = np.concatenate(hidden, axis=-1) if k else hidden[0]
-            readout = np.matmul(features, transposed(params["weight_out"]))
+            readout = rows_product(features, transposed(params["weight_out"]))
             readout += along_batch(params["bias_out"])
             outputs = link(loss, readout)
         if scored == "all":

@@ -21,7 +21,7 @@ from functools import cached_property, partial
 import numpy as np
 
 from engine.cells import make_cell
-from engine.cells.common import along_batch, summed, summed_outer, transposed
+from engine.cells.common import along_batch, rows_product, summed, summed_outer, transposed
 from engine.functions import LOSSES, link, step_losses
 from engine.model import _check_choice, checked_params
 from engine.stack import StackedModel
@@ -137,7 +137,7 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, 
         readout, outputs = records[0]["readout"], records[0]["outputs"]
     else:
         # p_t (T, M, B, O)
-        readout = np.matmul(features, transposed(params["weight_out"]))
+        readout = rows_product(features, transposed(params["weight_out"]))
         readout += along_batch(params["bias_out"])
         outputs = link(loss, readout)  # y_t
 
@@ -165,7 +165,7 @@ def _run(model, params, x, target, initial, loss, scored, truncate, clip, form, 
         parts.append(own)
     else:
         parts.append(partial(_readout_grads, grad_readout, features))
-        grad_features = np.matmul(grad_readout, params["weight_out"])  # ∂L/∂h_t via the readout
+        grad_features = rows_product(grad_readout, params["weight_out"])  # ∂L/∂h_t via the readout
         for k, (cell, suffix) in enumerate(zip(cells, model.directions, strict=True)):
             own_grad = grad_features[..., k * H : (k + 1) * H]
             gh, gc, own = cell.backward(records[k], own_grad[::-1] if k else own_grad, cut)
@@ -384,6 +384,8 @@ def _first_nonfinite_steps(arrays, latest):
     M = arrays[0].shape[1] if arrays[0].ndim == 4 else 1
     bad = np.zeros((T, M), dtype=bool)
     for value in arrays:
+        if np.isfinite(value).all():  # the usual case: one pass, no per-step sums
+            continue
         bad |= ~np.isfinite(value.reshape(T, M, -1)).all(axis=2)
     step = T - 1 - np.argmax(bad[::-1], axis=0) if latest else np.argmax(bad, axis=0)
     return np.where(bad.any(axis=0), step, -1)

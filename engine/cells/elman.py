@@ -20,6 +20,7 @@ import numpy as np
 from engine.cells.common import (
     along_batch,
     copied_steps,
+    input_drives,
     previous,
     shared_weight_grads,
     transposed,
@@ -41,7 +42,7 @@ class Elman:
 
         prefix: None, or (an earlier record, n) whose first n steps are this
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
-        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b  # (T, [M,] B, H)
+        input_drive = input_drives(x, self.W_ih, self.b)  # (T, [M,] B, H)
         hidden = np.empty_like(input_drive)
         W_hh_T = transposed(self.W_hh)
         start = copied_steps(prefix, hidden=hidden)

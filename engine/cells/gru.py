@@ -20,6 +20,7 @@ import numpy as np
 from engine.cells.common import (
     along_batch,
     copied_steps,
+    input_drives,
     previous,
     summed,
     summed_outer,
@@ -52,7 +53,7 @@ class GRU:
         prefix: None, or (an earlier record, n) whose first n steps are this
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         H = self.H
-        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b_ih  # (T, [M,] B, 3H)
+        input_drive = input_drives(x, self.W_ih, self.b_ih)  # (T, [M,] B, 3H)
         input_drive[..., : 2 * H] += self.b_hrz
         if not self.reset_after:
             input_drive[..., 2 * H :] += self.b_hn

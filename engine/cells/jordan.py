@@ -20,6 +20,7 @@ import numpy as np
 from engine.cells.common import (
     along_batch,
     copied_steps,
+    input_drives,
     previous,
     shared_weight_grads,
     summed,
@@ -49,7 +50,7 @@ class Jordan:
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         steps = x.shape[:-1]  # (T, [M,] B)
         O = self.W_out.shape[-2]
-        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b  # (T, [M,] B, H)
+        input_drive = input_drives(x, self.W_ih, self.b)  # (T, [M,] B, H)
         hidden = np.empty_like(input_drive)
         readout = np.empty((*steps, O))
         outputs = np.empty((*steps, O))

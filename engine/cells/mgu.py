@@ -18,6 +18,7 @@ import numpy as np
 from engine.cells.common import (
     along_batch,
     copied_steps,
+    input_drives,
     previous,
     summed,
     summed_outer,
@@ -46,7 +47,7 @@ class MGU:
         prefix: None, or (an earlier record, n) whose first n steps are this
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         H = self.H
-        input_drive = np.matmul(x, transposed(self.W_ih)) + self.b_in_all  # (T, [M,] B, 2H)
+        input_drive = input_drives(x, self.W_ih, self.b_in_all)  # (T, [M,] B, 2H)
         hidden, forget, candidate = (np.empty((*x.shape[:-1], H)) for _ in range(3))
         W_hf_T, W_hn_T = transposed(self.W_hf), transposed(self.W_hn)
         start = copied_steps(prefix, hidden=hidden, forget=forget, candidate=candidate)
