@@ -21,6 +21,14 @@ With the mmap threshold at glibc's ceiling and the trim threshold above what
 one rerun makes, those arrays come from the heap instead, where the runs the
 cache evicted and every rerun's scratch arrays left their pages behind.
 
+And as many heaps (glibc's arenas) as cores. Streamlit runs each session's
+rerun in a thread of its own, and glibc gave each new thread an arena of its
+own, up to eight per core: what one rerun freed stayed in its arena, where the
+next rerun, on another thread, could not reuse it. Under forty students one
+replica held 210 MB of live arrays and 650 MB freed and kept (``mallinfo2``).
+Twelve threads at a time, each a stacked run of ten LSTMs: 414 MB resident
+at the peak with glibc's arenas, 185 MB with two, and no slower.
+
 ``freeze_loaded_objects``: take the objects that live as long as the server
 (Streamlit's, NumPy's, Plotly's and the app's modules: some 140,000) out of
 the garbage collector's full collections. Each of those walked them all,
@@ -50,8 +58,10 @@ import threadpoolctl
 
 M_TRIM_THRESHOLD = -1  # glibc's malloc.h
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 MMAP_THRESHOLD = 32 * 2**20  # the most glibc allows on 64 bits
 TRIM_THRESHOLD = 512 * 2**20
+ARENAS = os.cpu_count() or 2  # one per core: more buys no parallelism under the GIL
 
 
 @functools.cache
@@ -68,6 +78,7 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
+    mallopt(M_ARENA_MAX, ARENAS)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )

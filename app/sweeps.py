@@ -90,8 +90,12 @@ def sensitivity_matrix(spec: CellSpec) -> np.ndarray | None:
 
 
 # Floats of T · B · G·H (per direction) one stacked run may hold per model, summed
-# over its models: at T = 1000, H = 64 an LSTM stacks 11 models per run.
-STACK_BUDGET = 3_000_000
+# over its models: at T = 1000, H = 64 an LSTM stacks 3 models per run. Each
+# such array is then at most 8 MB: a run's dozen of them fit where the last
+# runs' freed ones were, where 24 MB ones needed fresh pages from the kernel
+# on each thread's first run. The 41 frames of an LSTM at T = 320, H = 56:
+# 161 ms on a fresh thread in 4 runs, 343 ms in one; 129 ms either way after.
+STACK_BUDGET = 1_000_000
 
 
 def stack_sizes(spec: CellSpec, count: int, batch: int = 1) -> list[int]:

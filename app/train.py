@@ -159,6 +159,7 @@ def settings_dict(settings: LabSettings, seeds: tuple[int, ...]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     process.one_blas_thread()
+    process.keep_freed_memory()
     settings, seeds, args = parse(argv)
     run = Training.start(settings, seeds=seeds)
     show = sys.stderr.isatty()

@@ -61,6 +61,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     settings: set = field(default_factory=set)
     charts: list[float] = field(default_factory=list)  # send → the first chart of the rerun
+    first_asked: list[float] = field(default_factory=list)  # when each distinct setting was
 
 
 class Student:
@@ -95,7 +96,10 @@ class Student:
                     label = self.rng.choice(sorted(self.sliders))
                     value = self.rng.choice(SLIDERS[label])
                     self.values[label] = value
-                    self.tally.settings.add(tuple(sorted(self.values.items())))
+                    setting = tuple(sorted(self.values.items()))
+                    if setting not in self.tally.settings:
+                        self.tally.settings.add(setting)
+                        self.tally.first_asked.append(time.monotonic())
                     await self._rerun(socket, (self.sliders[label], value))
         except Exception as error:  # a dropped socket counts; the run goes on
             self.tally.errors.append(f"{type(error).__name__}: {error}")
@@ -149,17 +153,32 @@ def _affinity_cookie(url: str) -> str | None:
 
 
 class Memory:
-    """Peak and last resident set (MB) of a changing set of processes."""
+    """Peak and last resident set (MB) of a changing set of processes, and
+    the CPU seconds they used while it watched (``cpu_seconds``)."""
 
     def __init__(self, pids):
         self.pids = pids  # a callable returning the current pids
         self.peak = 0.0
         self.last = 0.0
         self.samples: list[float] = []
+        self.times: list[float] = []  # time.monotonic() of each sample
+        self._cpu: dict[int, tuple[float, float]] = {}  # pid → (first, last) CPU seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(last - first for first, last in self._cpu.values())
+
+    def _sample_cpu(self, pids) -> None:
+        for pid in pids:
+            used = _cpu_seconds(pid)
+            if used is not None:
+                first, _ = self._cpu.get(pid, (used, used))
+                self._cpu[pid] = (first, used)
+
     def __enter__(self):
+        self._sample_cpu(self.pids())
         self._thread.start()
         return self
 
@@ -169,10 +188,22 @@ class Memory:
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
-            total = sum(_rss_mb(pid) for pid in self.pids())
+            pids = self.pids()
+            self._sample_cpu(pids)
+            total = sum(_rss_mb(pid) for pid in pids)
             self.samples.append(total)
+            self.times.append(time.monotonic())
             self.last = total
             self.peak = max(self.peak, total)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds ``pid`` has used, or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
@@ -264,9 +295,20 @@ def _row(name: str, tally: Tally, memory: Memory, seconds: float) -> str:
     return (
         f"| {name} | {len(reruns)} | {_spread(tally.charts)} | {_spread(reruns)} | "
         f"{len(tally.errors)} | "
-        f"{len(reruns) / seconds:.1f} | {len(tally.settings)} | {memory.peak:.0f} | "
+        f"{len(reruns) / seconds:.1f} | {1e3 * memory.cpu_seconds / max(1, len(reruns)):.0f} | "
+        f"{len(tally.settings)} | {memory.peak:.0f} | "
         f"{max(tail) - min(tail):.0f} |"
     )
+
+
+def _timeline(name: str, tally: Tally, memory: Memory) -> str:
+    """One line: the resident set every 10 s, each with the distinct settings
+    asked for by then ("1210 MB @ 180")."""
+    points = []
+    for when, rss in list(zip(memory.times, memory.samples, strict=True))[9::10]:
+        asked = sum(1 for t in tally.first_asked if t <= when)
+        points.append(f"{rss:.0f} @ {asked}")
+    return f"- {name}: " + ", ".join(points)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classroom.md")
     parser.add_argument(
+        "--servers",
+        default="one,classroom",
+        help="which to load, comma-separated: one (one process), classroom (make classroom)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="sample the one-process server with py-spy during its load; write its stacks here",
@@ -286,18 +333,26 @@ def main(argv: list[str] | None = None) -> int:
     if not (1 <= args.students <= 200 and 1 <= args.seconds <= 900):
         parser.error("--students 1…200 and --seconds 1…900 keep the load bounded")
 
-    rows = []
-    with streamlit_server() as url:
-        server = int(url.rsplit(":", 1)[1])
-        pid = _listening_pid(server)
-        with _sampled(pid, args.profile, args.seconds) as profile:
+    servers = set(args.servers.split(","))
+    if not servers or servers - {"one", "classroom"}:
+        parser.error("--servers takes one, classroom or both")
+    rows, errors, timelines, profile = [], [], [], []
+    if "one" in servers:
+        with streamlit_server() as url:
+            server = int(url.rsplit(":", 1)[1])
+            pid = _listening_pid(server)
+            with _sampled(pid, args.profile, args.seconds) as profile:
+                tally, memory, seconds = _run(url, lambda: _children(pid), args, seed=1)
+            rows.append(_row("one process", tally, memory, seconds))
+            timelines.append(_timeline("one process", tally, memory))
+            errors += tally.errors[:5]
+    if "classroom" in servers:
+        with classroom(args.replicas) as (url, pid):
             tally, memory, seconds = _run(url, lambda: _children(pid), args, seed=1)
-        rows.append(_row("one process", tally, memory, seconds))
-        errors = tally.errors[:5]
-    with classroom(args.replicas) as (url, pid):
-        tally, memory, seconds = _run(url, lambda: _children(pid), args, seed=1)
-        rows.append(_row(f"make classroom ({args.replicas} replicas)", tally, memory, seconds))
-        errors += tally.errors[:5]
+            name = f"make classroom ({args.replicas} replicas)"
+            rows.append(_row(name, tally, memory, seconds))
+            timelines.append(_timeline(name, tally, memory))
+            errors += tally.errors[:5]
     report = "\n".join(
         [
             f"# Classroom load: {args.students} students, a move every ~{args.pause:g} s, "
@@ -305,12 +360,18 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "| server | reruns | chart redrawn: median s | p95 s | worst s | "
             "whole rerun: median s | p95 s | worst s | errors | reruns/s | "
-            "distinct settings | peak RSS MB | RSS change, last 10 s MB |",
+            "server CPU per rerun ms | distinct settings | peak RSS MB | "
+            "RSS change, last 10 s MB |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-            "| ---: | ---: |",
+            "| ---: | ---: | ---: |",
             *rows,
             "",
             "Targets: p95 ≤ 1 s and 0 errors through make classroom; RSS ≤ 2 GB.",
+            "",
+            "Resident memory of all the server's processes (MB) every 10 s, and the "
+            "distinct settings asked for by then:",
+            "",
+            *timelines,
             *(["", "First errors:", *(f"- {e}" for e in errors)] if errors else []),
             *([] if args.profile is None else ["", *profile]),
         ]

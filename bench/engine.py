@@ -363,6 +363,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     engine = import_engine()
+    from app import process  # the root is on the path once the engine is imported
+
+    process.keep_freed_memory()  # as the app's server runs the engine
     torch.set_default_dtype(torch.float64)
     blas = numpy_blas_facts()
     torch.set_num_threads(blas.threads)

@@ -129,13 +129,20 @@ def prepare(host: str, port: int, count: int, upload_store: str | None) -> Class
     return classroom
 
 
+# What all the replicas' caches hold together, as a share of one process's
+# (app.budget): half. Each replica also holds its own Python, Streamlit,
+# NumPy and Plotly and its reruns' working arrays (about 450 MB each under 40
+# students); with the whole budget split between two replicas, their resident
+# memory passed 2 GB once 500 distinct settings had filled the caches.
+CACHE_SHARE = 0.5
+
+
 def start_replica(classroom: Classroom, replica: Replica) -> None:
     env = dict(
         os.environ,
         GFL_UPLOAD_STORE=str(classroom.upload_store),
         GFL_REPLICA=str(replica.index),
-        # the replicas' caches together hold what one process's would (app.budget)
-        GFL_CACHE_SHARE=str(1 / len(classroom.replicas)),
+        GFL_CACHE_SHARE=str(CACHE_SHARE / len(classroom.replicas)),
         STREAMLIT_SERVER_COOKIE_SECRET=classroom.cookie_secret,
     )
     command = [

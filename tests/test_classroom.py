@@ -226,7 +226,7 @@ def test_a_page_survives_the_death_of_its_replica(classroom):
             browser.close()
 
 
-def test_the_replicas_share_one_processs_cache_budget(classroom):
+def test_the_replicas_share_half_of_one_processs_cache_budget(classroom):
     running = {}  # replica → its newest pid (a killed one is started again)
     for line in classroom.lines:
         match = re.search(r"replica (\d+) pid (\d+)", line)
@@ -235,7 +235,7 @@ def test_the_replicas_share_one_processs_cache_budget(classroom):
     assert len(running) == 2
     for pid in running.values():
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        assert b"GFL_CACHE_SHARE=0.5" in environ, pid
+        assert b"GFL_CACHE_SHARE=0.25" in environ, pid
 
 
 def test_sigterm_stops_every_process_it_started(classroom):

@@ -46,6 +46,57 @@ def test_freed_arrays_are_reused_instead_of_faulted_in_again():
     assert kept <= 1.5 * pages_per_array, (default, kept)  # only the heap's first growth
 
 
+# Reruns as Streamlit makes them, each on a thread of its own, twelve at a time:
+# each a stacked run of ten LSTMs of a random size. The peak resident set (MB).
+THREADED_RERUNS = textwrap.dedent(
+    """
+    import ctypes, os, sys, threading
+    import numpy as np
+    from app import process
+    assert process.keep_freed_memory()
+    if sys.argv[1] == "uncapped":  # glibc's own limit: eight arenas per core
+        ctypes.CDLL(None).mallopt(process.M_ARENA_MAX, 8 * os.cpu_count())
+    def rss():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) // 1024
+    import engine
+    def rerun(seed):
+        rng = np.random.default_rng(seed)
+        T, H = int(rng.integers(20, 400)), int(rng.integers(4, 64))
+        models = engine.stack([engine.build("lstm", 1, H, 1, seed=s) for s in range(10)])
+        inputs = rng.standard_normal((T, 10, 1))
+        return engine.simulate(models, inputs, inputs).grad_hidden.sum()
+    peak = 0
+    for round in range(15):
+        threads = [threading.Thread(target=rerun, args=(12 * round + i,)) for i in range(12)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        peak = max(peak, rss())
+    print(peak)
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux's")
+def test_threads_share_the_freed_memory():
+    """With an arena per thread (up to eight per core), what one rerun freed
+    stayed where the next rerun's thread could not reuse it."""
+
+    def peak(mode: str) -> int:
+        out = subprocess.run(
+            [sys.executable, "-c", THREADED_RERUNS, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        return int(out.stdout)
+
+    capped, uncapped = peak("capped"), peak("uncapped")
+    assert capped < 0.75 * uncapped, (capped, uncapped)
+
+
 def test_the_setting_is_taken_once_per_process():
     first = process.keep_freed_memory()
     assert process.keep_freed_memory() is first
