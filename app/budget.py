@@ -70,7 +70,7 @@ def _cache_mb(megabytes: int) -> int:
 CACHED_RUNS_BYTES = _cache_mb(640)  # app.cached.cell_run: whole runs, the newest first
 NEWEST_RUNS_BYTES = _cache_mb(256)  # app.cached's runs kept for reuse (mostly the same arrays)
 JACOBIAN_NORMS_BYTES = _cache_mb(8)  # app.cached.jacobian_norms: (T,) twice per entry
-KNOB_NORMS_BYTES = _cache_mb(40)  # app.cached.knob_frames: the slider's frames, (V, T) × 3
+KNOB_NORMS_BYTES = _cache_mb(40)  # app.cached.knob_frames: the slider's frames, (V, T) × 3 and f̄′
 SENSITIVITY_BYTES = _cache_mb(16)  # app.cached.sensitivity: (T, T) maps, T ≤ 300
 PHASE_COLUMNS_BYTES = _cache_mb(16)  # app.cached.phase_columns: (K,) floats and bools per column
 SLIDER_SWEEPS_BYTES = _cache_mb(48)  # app.views.slider_runs.SWEEPS: (41, T) × 3

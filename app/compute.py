@@ -420,6 +420,23 @@ def run_cell(spec: CellSpec, reuse: CellRun | None = None) -> CellRun:
     return CellRun(spec, params, trace)
 
 
+# f′ at a_t from h_t = f(a_t) itself (tanh′ = 1 − h², σ′ = h(1 − h), ReLU′ = [h > 0]).
+SLOPES = {
+    "tanh": lambda h: 1.0 - h * h,
+    "sigmoid": lambda h: h * (1.0 - h),
+    "relu": lambda h: (h > 0).astype(np.float64),
+    "linear": np.ones_like,
+}
+
+
+def mean_slope(activation: str, hidden: np.ndarray) -> float:
+    """f̄′: the mean of f′(a_τ) over the steps τ = 1 … T−1 and every unit, from
+    the states h_τ (T, H) of a run (nan for T < 2)."""
+    if len(hidden) < 2:
+        return float("nan")
+    return float(np.mean(SLOPES[activation](hidden[1:])))
+
+
 def norms_over_time(grad: np.ndarray | None) -> np.ndarray | None:
     """(T, H) → (T,) Euclidean norm per step (nan where not finite)."""
     if grad is None:

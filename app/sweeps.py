@@ -24,6 +24,7 @@ from app.compute import (
     finite_mean,
     make_inputs,
     make_targets,
+    mean_slope,
     norms_over_time,
     run_cell,
 )
@@ -129,10 +130,12 @@ def stacked_trace(specs: list[CellSpec], batch: int | None = None, *, clip: bool
     )
 
 
-def frame_norms(trace, m: int | None = None) -> tuple[np.ndarray, ...]:
+def frame_norms(trace, m: int | None = None, activation: str = "tanh") -> tuple[np.ndarray, ...]:
     """One frame of the in-chart slider from a trace (model m of a stacked one):
-    (T,) ‖∂L/∂h_t‖, (T,) the reverse direction's (nan if none) and (T,)
-    ‖∂L/∂c_t‖ (nan if no cell state)."""
+    (T,) ‖∂L/∂h_t‖, (T,) the reverse direction's (nan if none), (T,) ‖∂L/∂c_t‖
+    (nan if no cell state) and f̄′, the mean slope of ``activation`` over the
+    run's states (``compute.mean_slope``; the Elman RNN's reference line reads
+    it from the frame instead of a run of its own)."""
 
     def own(grad):  # (T, [M,] H) → (T, H)
         return grad if grad is None or m is None else grad[:, m]
@@ -144,14 +147,18 @@ def frame_norms(trace, m: int | None = None) -> tuple[np.ndarray, ...]:
         norms_over_time(own(trace.grad_hidden)),
         nan if reverse is None else reverse,
         nan if cell is None else cell,
+        np.float64(mean_slope(activation, own(trace.hidden))),
     )
+
+
+FRAME_PARTS = 4  # what frame_norms gives
 
 
 def knob_frames(spec: CellSpec, values) -> tuple[np.ndarray, ...]:
     """The in-chart slider's frames at the knob's ``values`` (w, or ρ), in one
-    stacked run: (V, T) ‖∂L/∂h_t‖, (V, T) the reverse direction's and (V, T)
-    ‖∂L/∂c_t‖, nan where there is none or a run is refused. Row v equals the
-    run of ``spec`` with the knob at values[v] alone, bit for bit."""
+    stacked run: (V, T) ‖∂L/∂h_t‖, (V, T) the reverse direction's, (V, T)
+    ‖∂L/∂c_t‖ and (V,) f̄′, nan where there is none or a run is refused. Row v
+    equals the run of ``spec`` with the knob at values[v] alone, bit for bit."""
     knob = knob_name(spec)
     specs = [spec.replace(**{knob: float(value)}) for value in values]
     try:
@@ -159,16 +166,16 @@ def knob_frames(spec: CellSpec, values) -> tuple[np.ndarray, ...]:
     except ValueError:  # each on its own: some may run
         rows = [_frame_alone(one) for one in specs]
     else:
-        rows = [frame_norms(trace, m) for m in range(len(specs))]
-    return tuple(np.stack([row[j] for row in rows]) for j in range(3))
+        rows = [frame_norms(trace, m, spec.activation) for m in range(len(specs))]
+    return tuple(np.stack([row[j] for row in rows]) for j in range(FRAME_PARTS))
 
 
 def _frame_alone(spec: CellSpec) -> tuple[np.ndarray, ...]:
     run = run_cell(spec)
     if run.trace is None:
         nan = np.full(spec.steps, np.nan)
-        return nan, nan, nan
-    return frame_norms(run.trace)
+        return nan, nan, nan, np.float64(np.nan)
+    return frame_norms(run.trace, activation=spec.activation)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ SETTINGS = {
 
 def frame_alone(spec, knob, value):
     trace = compute.run_cell(spec.replace(**{knob: value})).trace
-    return sweeps.frame_norms(trace)
+    return sweeps.frame_norms(trace, activation=spec.activation)
 
 
 @pytest.mark.parametrize("label", SETTINGS)
@@ -46,7 +46,7 @@ def test_stacked_frames_are_the_single_runs(label, kind):
     knob = sweeps.knob_name(spec)
     for v, value in enumerate(values):
         alone = frame_alone(spec, knob, float(value))
-        for j in range(3):
+        for j in range(sweeps.FRAME_PARTS):  # the norms, and f̄′ for the reference line
             np.testing.assert_array_equal(frames[j][v], alone[j])
 
 

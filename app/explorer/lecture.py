@@ -10,6 +10,7 @@ chart has when it is turned on, rounded out to whole powers of ten.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -101,13 +102,6 @@ def lock_control(bar, settings: Settings) -> None:
 
 
 # ---- the analytic reference of a matrix: (ρ·f̄′)ⁿ ----------------------------------------
-# f′ at a_t from h_t = f(a_t) itself (tanh′ = 1 − h², σ′ = h(1 − h), ReLU′ = [h > 0]).
-SLOPES = {
-    "tanh": lambda h: 1.0 - h * h,
-    "sigmoid": lambda h: h * (1.0 - h),
-    "relu": lambda h: (h > 0).astype(np.float64),
-    "linear": np.ones_like,
-}
 REFERENCE_CELL = "rnn"  # the cell whose one-step Jacobian is diag(f′(a_t)) W_hh
 
 
@@ -121,25 +115,43 @@ class SlopeReference:
     slope: float
     values: np.ndarray
 
+    @classmethod
+    def of(cls, radius: float, slope: float, anchor: float, steps: int) -> SlopeReference:
+        with np.errstate(all="ignore"):
+            powers = (radius * slope) ** (steps - 1 - np.arange(steps, dtype=np.float64))
+        return cls(radius, slope, anchor * powers)
 
-def slope_reference(settings: Settings, runs) -> SlopeReference | None:
+
+def slope_reference(settings: Settings, runs, kept=None) -> SlopeReference | None:
     """The Elman RNN's reference when it is shown with H > 1 and ran; else None
-    (one unit has its own, wⁿ)."""
-    if settings.single_unit or REFERENCE_CELL not in settings.cells:
+    (one unit has its own, wⁿ). ``kept``: the in-chart slider's runs when one
+    of their frames is these settings (``gradient_flow.KeptFrame``): its norms
+    and f̄′ are then read from that frame, and the chart is drawn before the
+    engine runs the Elman network again."""
+    if settings.single_unit or REFERENCE_CELL not in settings.cells or settings.steps < 2:
         return None
-    run = runs.get(REFERENCE_CELL)
-    if run.trace is None or run.params is None or settings.steps < 2:
-        return None
-    from app.compute import norms_over_time, spectral_radius
+    from app.compute import mean_slope, norms_over_time
 
-    H = run.spec.hidden_size
-    radius = spectral_radius(run.params["weight_hh"][:H])
-    slope = float(np.mean(SLOPES[settings.activation](run.trace.hidden[1:])))
-    anchor = norms_over_time(run.trace.grad_hidden)[-1]
-    T = settings.steps
-    with np.errstate(all="ignore"):
-        values = anchor * (radius * slope) ** (T - 1 - np.arange(T, dtype=np.float64))
-    return SlopeReference(radius, slope, values)
+    if kept is not None:
+        norms, _, _, slopes = kept.sweeps[REFERENCE_CELL]
+        slope, anchor = float(slopes[kept.active]), norms[kept.active][-1]
+    else:
+        run = runs.get(REFERENCE_CELL)
+        if run.trace is None or run.params is None:
+            return None
+        slope = mean_slope(settings.activation, run.trace.hidden)
+        anchor = norms_over_time(run.trace.grad_hidden)[-1]
+    radius = _radius(runs.spec(REFERENCE_CELL))
+    return SlopeReference.of(radius, slope, anchor, settings.steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _radius(spec) -> float:
+    """ρ of the Elman RNN's W_hh as ``spec`` builds it: one eigenvalue solve for
+    the line and the sentence beside it, and none for a setting seen before."""
+    from app.compute import build_model, spectral_radius
+
+    return spectral_radius(build_model(spec).params["weight_hh"][: spec.hidden_size])
 
 
 def reference_name(settings: Settings, reference: SlopeReference) -> str:
@@ -252,13 +264,13 @@ def compare_controls(bar, chosen: dict, single_unit: bool, optional_number) -> N
     )
 
 
-def extra_lines(settings: Settings, runs, steps: np.ndarray) -> list:
+def extra_lines(settings: Settings, runs, steps: np.ndarray, kept=None) -> list:
     """Lines drawn after the cells' (the in-chart slider leaves them as they
-    are): the matrix's analytic reference."""
+    are): the matrix's analytic reference (``kept``: see ``slope_reference``)."""
     from app.charts import OKABE_ITO, Line
 
     lines = compared_lines(settings, steps)
-    reference = slope_reference(settings, runs)
+    reference = slope_reference(settings, runs, kept)
     if reference is not None:
         lines.append(
             Line(

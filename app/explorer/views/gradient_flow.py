@@ -131,7 +131,7 @@ def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowPart
         _line(settings, runs, source, steps, row[kept.active])
         for source, row in zip(sources, rows, strict=True)
     ]
-    lines += lecture.extra_lines(settings, runs, steps)  # after the in-chart slider's
+    lines += lecture.extra_lines(settings, runs, steps, kept)  # after the in-chart slider's
     return FlowParts(list(settings.cells), steps, sources, lines, _figure_args(settings))
 
 

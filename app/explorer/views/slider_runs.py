@@ -102,8 +102,8 @@ class Progress:
 
 
 def _sweep(spec, values, progress: Progress, done: int) -> tuple[np.ndarray, ...]:
-    """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, one
-    row per knob value. The V models run stacked, in as few runs as memory
+    """(V, T) norms of ∂L/∂h_t, of the backward direction's and of ∂L/∂c_t, and
+    (V,) f̄′, one row per knob value. The V models run stacked, in as few runs as memory
     allows (``sweeps.stack_sizes``); each run is cached on its own, and
     ``progress`` is told after each, so a newer rerun can stop this loop and
     resume it."""
@@ -113,4 +113,4 @@ def _sweep(spec, values, progress: Progress, done: int) -> tuple[np.ndarray, ...
         parts.append(cached.knob_frames(spec, chunk))
         start += size
         progress.ran(done + start)
-    return tuple(np.concatenate([part[j] for part in parts]) for j in range(3))
+    return tuple(np.concatenate([part[j] for part in parts]) for j in range(sweeps.FRAME_PARTS))
