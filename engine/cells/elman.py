@@ -23,7 +23,6 @@ from engine.cells.common import (
     input_drives,
     previous,
     shared_weight_grads,
-    step_weights,
     transposed,
 )
 from engine.functions import activation
@@ -45,7 +44,7 @@ class Elman:
         sweep's (``simulate``'s ``reuse``); they are copied, not computed."""
         input_drive = input_drives(x, self.W_ih, self.b)  # (T, [M,] B, H)
         hidden = np.empty_like(input_drive)
-        W_hh_T = step_weights(self.W_hh)
+        W_hh_T = transposed(self.W_hh)
         start = copied_steps(prefix, hidden=hidden)
         h = hidden[start - 1] if start else h0
         for t in range(start, len(x)):

@@ -22,7 +22,6 @@ from engine.cells.common import (
     copied_steps,
     input_drives,
     previous,
-    step_weights,
     summed,
     summed_outer,
     transposed,
@@ -62,7 +61,7 @@ class GRU:
         hidden, candidate = np.empty((*steps, H)), np.empty((*steps, H))
         reset_update = np.empty((*steps, 2 * H))
         recurrent_n = np.empty((*steps, H)) if self.reset_after else None  # W_hn h + b_hn
-        W_hrz_T, W_hn_T = step_weights(self.W_hrz), step_weights(self.W_hn)
+        W_hrz_T, W_hn_T = transposed(self.W_hrz), transposed(self.W_hn)
         looped = {"reset_update": reset_update, "candidate": candidate, "hidden": hidden}
         if self.reset_after:
             looped["recurrent_n"] = recurrent_n

@@ -23,7 +23,6 @@ from engine.cells.common import (
     input_drives,
     previous,
     shared_weight_grads,
-    step_weights,
     summed,
     summed_outer,
     transposed,
@@ -55,7 +54,7 @@ class Jordan:
         hidden = np.empty_like(input_drive)
         readout = np.empty((*steps, O))
         outputs = np.empty((*steps, O))
-        W_hh_T, W_out_T = step_weights(self.W_hh), step_weights(self.W_out)
+        W_hh_T, W_out_T = transposed(self.W_hh), transposed(self.W_out)
         start = copied_steps(prefix, hidden=hidden, readout=readout, outputs=outputs)
         no_output = np.zeros((*steps[1:], O))  # y_{−1}
         y = outputs[start - 1] if start else no_output

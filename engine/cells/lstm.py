@@ -75,7 +75,7 @@ class LSTM:
         cell_from = np.empty((T + 1, *steps[1:], H))
         cell_from[0] = 0.0
         cell, c_prev = cell_from[1:], cell_from[:-1]
-        W_hh_T = step_weights(self.W_hh)
+        W_hh_T = step_weights(self.W_hh, batch=x.shape[-2])
         product = step_product(W_hh_T)
         # g_t, contiguous for the loop's products, written into gates after it.
         candidates = np.empty((*steps, H))

@@ -20,7 +20,6 @@ from engine.cells.common import (
     copied_steps,
     input_drives,
     previous,
-    step_weights,
     summed,
     summed_outer,
     transposed,
@@ -50,7 +49,7 @@ class MGU:
         H = self.H
         input_drive = input_drives(x, self.W_ih, self.b_in_all)  # (T, [M,] B, 2H)
         hidden, forget, candidate = (np.empty((*x.shape[:-1], H)) for _ in range(3))
-        W_hf_T, W_hn_T = step_weights(self.W_hf), step_weights(self.W_hn)
+        W_hf_T, W_hn_T = transposed(self.W_hf), transposed(self.W_hn)
         start = copied_steps(prefix, hidden=hidden, forget=forget, candidate=candidate)
         h = hidden[start - 1] if start else h0
         for t in range(start, len(x)):
