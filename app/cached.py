@@ -212,7 +212,6 @@ def _entries(budget_bytes: int, entry_bytes: int) -> int:
 
 MAX_T = budget.MAX_T
 JACOBIAN_ENTRIES = _entries(budget.JACOBIAN_NORMS_BYTES, 2 * MAX_T * 8)
-KNOB_ENTRIES = _entries(budget.KNOB_NORMS_BYTES, 3 * MAX_T * 8)
 SENSITIVITY_ENTRIES = _entries(budget.SENSITIVITY_BYTES, sweeps.SENSITIVITY_MAX_T**2 * 8)
 PHASE_ENTRIES = _entries(budget.PHASE_COLUMNS_BYTES, sweeps.PHASE_MAX_LAG * (8 + 1))
 
@@ -250,12 +249,64 @@ def knob_free(spec: CellSpec) -> CellSpec:
     return spec.replace(spectral_radius=None, recurrent_matrix=None)
 
 
-@st.cache_data(max_entries=max(1, KNOB_ENTRIES // 41), show_spinner=False)
+# Kept's bound on entries: far above what a budget in bytes holds of small
+# entries. Forty students on one replica keep two cells' slider runs each in
+# flight; at 24 entries (and, for knob_frames, st.cache_data's entries sized
+# for T = 2000: 5 of them on a classroom replica) one student's runs were
+# gone before the page was drawn again with them, and were made again.
+KEPT_ENTRIES = 4096
+
+
+class Kept:
+    """The last few values by key, shared by every session (hence the lock):
+    at most ``size`` of them, and the oldest dropped first once their arrays
+    pass ``budget`` bytes (the newest is always kept)."""
+
+    def __init__(self, size: int, budget: int | None = None) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._budget = budget
+        self._bytes: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key, value) -> None:
+        size = held_bytes(value, strings=True)
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = value
+            self._bytes[key] = size
+            while len(self._items) > 1 and (
+                len(self._items) > self._size
+                or (self._budget is not None and sum(self._bytes.values()) > self._budget)
+            ):
+                dropped, _ = self._items.popitem(last=False)
+                del self._bytes[dropped]
+
+    @property
+    def bytes(self) -> int:
+        return sum(self._bytes.values())
+
+
+_knob_frames = Kept(KEPT_ENTRIES, budget.KNOB_NORMS_BYTES)
+
+
 def knob_frames(spec: CellSpec, values: tuple[float, ...]) -> tuple[np.ndarray, ...]:
     """Frames of the in-chart slider with the knob at ``values``, one stacked
     run (see ``sweeps.knob_frames``): (V, T) ‖∂L/∂h_t‖, the reverse
-    direction's and ‖∂L/∂c_t‖."""
-    return sweeps.knob_frames(spec, values)
+    direction's, ‖∂L/∂c_t‖ and (V,) f̄′. Kept for every session, shared (read
+    only), the oldest dropped once they pass their bytes."""
+    key = (spec, values)
+    frames = _knob_frames.get(key)
+    if frames is None:
+        frames = sweeps.knob_frames(spec, values)
+        _knob_frames.put(key, frames)
+    return frames
 
 
 @st.cache_data(max_entries=SENSITIVITY_ENTRIES, show_spinner=False)

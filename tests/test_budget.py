@@ -240,10 +240,6 @@ def test_every_cache_has_a_byte_bound_within_the_stated_total():
     T = budget.MAX_T
     entries = {
         cached.jacobian_norms: (budget.JACOBIAN_NORMS_BYTES, 2 * T * 8),
-        cached.knob_frames: (
-            budget.KNOB_NORMS_BYTES,
-            41 * (3 * T + 1) * 8,
-        ),  # 41 values a chunk at most
         cached.sensitivity: (budget.SENSITIVITY_BYTES, SENSITIVITY_MAX_T**2 * 8),
         cached.phase_columns: (budget.PHASE_COLUMNS_BYTES, len(PHASE_RADII) * PHASE_MAX_LAG * 9),
     }
@@ -252,6 +248,7 @@ def test_every_cache_has_a_byte_bound_within_the_stated_total():
         assert max_entries * largest <= bound, function
     assert cached._runs.budget == budget.CACHED_RUNS_BYTES
     assert cached._newest.budget == budget.NEWEST_RUNS_BYTES
+    assert cached._knob_frames._budget == budget.KNOB_NORMS_BYTES
     assert slider_runs.SWEEPS._budget == budget.SLIDER_SWEEPS_BYTES
     assert slider_runs.FRAMES._budget == budget.SLIDER_FRAMES_BYTES
     assert budget.CACHE_BYTES <= 1.1 * 2**30

@@ -3,13 +3,12 @@ session, and reported on a progress line while they are made."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 
 import numpy as np
 
 from app import budget, cached, sweeps
+from app.cached import KEPT_ENTRIES, Kept
 
 PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see Progress)
 # before the runs start: the time the browser needs to draw the page just
@@ -17,46 +16,10 @@ PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see Progress
 BROWSER_FIRST_SECONDS = 0.2
 
 
-class Kept:
-    """The last few values by key, shared by every session (hence the lock):
-    at most ``size`` of them, and the oldest dropped first once their arrays
-    pass ``budget`` bytes (the newest is always kept)."""
-
-    def __init__(self, size: int, budget: int | None = None) -> None:
-        self._items: OrderedDict = OrderedDict()
-        self._size = size
-        self._budget = budget
-        self._bytes: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-            return self._items.get(key)
-
-    def put(self, key, value) -> None:
-        size = cached.held_bytes(value, strings=True)
-        with self._lock:
-            self._items.pop(key, None)
-            self._items[key] = value
-            self._bytes[key] = size
-            while len(self._items) > 1 and (
-                len(self._items) > self._size
-                or (self._budget is not None and sum(self._bytes.values()) > self._budget)
-            ):
-                dropped, _ = self._items.popitem(last=False)
-                del self._bytes[dropped]
-
-    @property
-    def bytes(self) -> int:
-        return sum(self._bytes.values())
-
-
 # knob-free CellSpec → its frames' norms (see make_sweeps)
-SWEEPS = Kept(24, budget.SLIDER_SWEEPS_BYTES)
+SWEEPS = Kept(KEPT_ENTRIES, budget.SLIDER_SWEEPS_BYTES)
 # (knob-free specs, lines, T) → flow_chart.ScrubParts
-FRAMES = Kept(24, budget.SLIDER_FRAMES_BYTES)
+FRAMES = Kept(KEPT_ENTRIES, budget.SLIDER_FRAMES_BYTES)
 
 
 def make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> bool:
