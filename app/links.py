@@ -57,6 +57,21 @@ class Field:
     optional: bool = False
 
 
+# The draw of W_hh and the activation: the same control, key and range on both pages.
+INIT_FIELD = Field("init", "init", "choice", "uniform", "Initialisation of W_hh", INITS)
+SPECTRAL_RADIUS_FIELD = Field(
+    "spectral_radius",
+    "rho",
+    "float",
+    None,
+    "Spectral radius of W_hh",
+    low=0.0,
+    high=3.0,
+    optional=True,
+)
+ACTIVATION_FIELD = Field("activation", "act", "choice", "tanh", "Activation", ACTIVATIONS)
+
+
 # ---- one field's values -----------------------------------------------------
 
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.links import (
-    ACTIVATIONS,
+    ACTIVATION_FIELD,
     CELL_KINDS,
-    INITS,
+    INIT_FIELD,
     MAX_GRID_SIZE,
+    SPECTRAL_RADIUS_FIELD,
     THEMES,
     Field,
     check_value,
@@ -62,19 +63,10 @@ FIELDS: tuple[Field, ...] = (
         high=3.0,
     ),
     Field("gate_bias", "gb", "float", 0.0, "Gates' bias", low=-5.0, high=5.0),
-    Field("init", "init", "choice", "uniform", "Initialisation of W_hh", INITS),
-    Field(
-        "spectral_radius",
-        "rho",
-        "float",
-        None,
-        "Spectral radius of W_hh",
-        low=0.0,
-        high=3.0,
-        optional=True,
-    ),
+    INIT_FIELD,
+    SPECTRAL_RADIUS_FIELD,
     Field("recurrent_matrix", "Whh", "matrix", None, "W_hh cell by cell", optional=True),
-    Field("activation", "act", "choice", "tanh", "Activation", ACTIVATIONS),
+    ACTIVATION_FIELD,
     Field("seq_len", "T", "int", 100, "Sequence length T", low=2, high=2000),
     Field(
         "last_steps",
