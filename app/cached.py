@@ -253,7 +253,7 @@ def knob_free(spec: CellSpec) -> CellSpec:
 # entries. Forty students on one replica keep two cells' slider runs each in
 # flight; at 24 entries (and, for knob_frames, st.cache_data's entries sized
 # for T = 2000: 5 of them on a classroom replica) one student's runs were
-# gone before the page was drawn again with them, and were made again.
+# gone before the chart was drawn again with them, and were made again.
 KEPT_ENTRIES = 4096
 
 

@@ -249,7 +249,7 @@ def controls(key: str, follow: Follow | None = None) -> None:
         key, ("The chart's controls, from the keyboard", "the chart", "Frame (arrow keys):")
     )
     data = {"chart": key, "group": group, "what": what, "label": label}
-    component_key = f"chart_keys_{key}"
+    own_key = component_key(key)
     callbacks = {}
     if follow is not None:
         data["follow"] = {
@@ -261,9 +261,14 @@ def controls(key: str, follow: Follow | None = None) -> None:
         }
 
         def used() -> None:
-            index = (st.session_state.get(component_key) or {}).get("use")
+            index = (st.session_state.get(own_key) or {}).get("use")
             if isinstance(index, int) and 0 <= index < len(follow.labels):
                 follow.on_use(index)
 
         callbacks["on_use_change"] = used
-    _COMPONENT(key=component_key, data=data, **callbacks)
+    _COMPONENT(key=own_key, data=data, **callbacks)
+
+
+def component_key(key: str) -> str:
+    """The element key of chart ``key``'s keyboard controls."""
+    return f"chart_keys_{key}"

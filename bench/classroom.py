@@ -10,8 +10,8 @@ the sidebar's sliders (T, H, or ρ) to a random value, as a browser does, by
 sending a ``rerun_script`` with that widget's new state. Two times per move,
 both from the send: to the rerun's first chart (the chart redrawn, what the
 student waits for), and to the server's ``script_finished`` that ends it
-successfully (the whole rerun: the app's own second pass, which puts the
-in-chart slider under the chart, included). Errors: an
+successfully (the whole rerun: the in-chart slider's runs, made after the
+page is sent, and the chart drawn again in place with that slider, included). Errors: an
 exception element in the page, a dropped socket, or a rerun that took longer
 than ``--timeout``. Memory: the resident set of the server's processes
 (every replica, and nginx), sampled each second.
@@ -126,7 +126,7 @@ class Student:
     async def _until_finished(self, socket) -> float | None:
         """Read the rerun's messages until its script finishes; returns when
         its first chart arrived (the chart redrawn, before the in-chart
-        slider's runs and the second pass they start)."""
+        slider's runs and the chart they draw again)."""
         charted = None
         while True:
             reply = ForwardMsg()

@@ -337,14 +337,29 @@ def test_a_knob_on_the_in_chart_grid_redraws_from_its_frames(monkeypatch, preset
     assert len(from_frames["frames"]) == 41
 
 
-def test_the_chart_comes_before_its_slider_and_a_lost_cache_cannot_loop(monkeypatch):
+def test_the_chart_comes_before_its_slider_which_replaces_it_in_the_same_run(monkeypatch):
     """New settings: the chart is drawn, then the in-chart slider's runs are
-    made and the page is drawn again with them, once. Were the runs lost from
-    the cache each time, the page must still stop, the chart without slider."""
+    made and the chart alone is drawn again in its place, with the slider: the
+    page is drawn once (``app.in_place``). Were the runs lost from the cache,
+    the chart stays as first drawn, without slider."""
+    from app.explorer import page
     from app.explorer.views import slider_runs
 
     at = fresh({"T": "30", "seed": "91"})
-    frames = figures(at)["gradient_flow"]["frames"]
+    passes = []
+    real_draw_views = page.draw_views
+
+    def counted(settings, runs):
+        passes.append(settings.steps)
+        return real_draw_views(settings, runs)
+
+    monkeypatch.setattr(page, "draw_views", counted)
+    at.slider(key="seq_len").set_value(33).run()
+    assert_clean(at)
+    assert passes == [33]
+    flow_charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("-gradient_flow")]
+    assert len(flow_charts) == 1
+    frames = json.loads(flow_charts[0].proto.spec)["frames"]
     assert len([f for f in frames if f["name"] != "setting"]) == 41
 
     monkeypatch.setattr(slider_runs.SWEEPS, "put", lambda key, value: None)

@@ -7,7 +7,7 @@ view draws them. Only the open tab runs (``st.tabs(on_change="rerun")``).
 Every chart has PNG / SVG buttons under it (``app.views.common.chart``); the
 trace's numbers download as CSV / JSON from the bottom of the sidebar. What a
 view leaves to finish (the in-chart slider's runs) is done once the whole page
-is drawn, and the page is then drawn again with it (``finish_view``).
+is drawn; the view then draws its chart again in place (``finish_view``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ VIEWS = {title: view.render for title, view in figures.views().items()}
 VIEW_KEY = "view"
 REDRAWN_KEY = "_redrawn_for"
 REDRAW_COUNT_KEY = "_redraws"  # how often the prediction missed: tests read it
-FINISHED_KEY = "_finished_for"
 
 
 def main() -> None:
@@ -54,7 +53,7 @@ def main() -> None:
         notices = session.pop_notices()
         finish = presenter.render(settings, Runs(settings), notices)
         if finish is not None:
-            finish_view(settings, finish, notices)
+            finish_view(settings, finish)
         return
     top = st.container()
     runs = Runs(settings)
@@ -75,14 +74,14 @@ def main() -> None:
             st.info(f"**{preset}.** {preset_text.sentence(preset, runs).text}")
         if budget.runs_fit(settings):
             report_runs(settings, runs)
-    drawn = sidebar.render()
+    drawn = sidebar.render(settings)
     data_downloads(drawn, runs)
     redraw_if_unexpected(settings, drawn, notices)
     if finish is not None:
-        finish_view(settings, finish, notices)
+        finish_view(settings, finish)
 
 
-def draw_views(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
+def draw_views(settings: Settings, runs: Runs) -> Callable[[], None] | None:
     """The tabs; only the open one is drawn. Returns what that view left to
     finish once the page is drawn (``finish_view``), if anything."""
     tabs = st.tabs(list(VIEWS), key=VIEW_KEY, on_change="rerun")
@@ -105,21 +104,15 @@ def draw_views(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
     return None
 
 
-def finish_view(settings: Settings, finish: Callable[[], bool], notices: list[str]) -> None:
-    """Do the open view's slow remainder (the in-chart slider's runs) after the
-    whole page, sidebar included, is drawn; then draw the page again with it,
-    once per Settings, so that a lost cache entry cannot loop. The notices
-    shown this time are shown again."""
+def finish_view(settings: Settings, finish: Callable[[], None]) -> None:
+    """Do the open view's slow remainder (the in-chart slider's runs) once the
+    whole page, sidebar included, is sent; the view then draws its chart
+    again in place (``app.in_place``), not the whole page."""
     with np.errstate(all="ignore"):
         try:
-            made = finish()
+            finish()
         except Exception:  # the page stays as drawn, without the in-chart slider
             LOG.exception("finishing the view failed with %r", settings)
-            return
-    state = st.session_state
-    if made and state.get(FINISHED_KEY) != settings:
-        state[FINISHED_KEY] = settings
-        _rerun_keeping(notices)
 
 
 def _rerun_keeping(notices: list[str]) -> None:

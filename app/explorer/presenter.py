@@ -17,12 +17,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import budget, budget_notice, flow_chart
+from app import budget, budget_notice, flow_chart, in_place
 from app.compute import gradient_ratio, norms_over_time
 from app.explorer import lecture, session
 from app.explorer.state import Settings
 from app.explorer.views import backward_sweep, gradient_flow
-from app.explorer.views.common import Runs, chart, name
+from app.explorer.views.common import Runs, chart, chart_element_keys, name
 from app.explorer.views.scrub_text import knob_label
 from app.style import access_css, page_css
 from app.sweeps import scrub_values
@@ -88,7 +88,7 @@ export default function (component) {
 _KEYS = st.components.v2.component("gfl_presenter_keys", js=PRESENTER_KEYS_JS, isolate_styles=False)
 
 
-def render(settings: Settings, runs: Runs, notices: list[str]) -> Callable[[], bool] | None:
+def render(settings: Settings, runs: Runs, notices: list[str]) -> Callable[[], None] | None:
     """Draw the presenter view of ``settings.present``; return what is left to
     finish once it is drawn (the in-chart slider's runs), as a view does."""
     st.set_page_config(initial_sidebar_state="collapsed")
@@ -116,11 +116,18 @@ def render(settings: Settings, runs: Runs, notices: list[str]) -> Callable[[], b
             st.info("No cell could run with these settings.")
         else:
             key = CHART_KEYS[settings.present]
-            chart(fitted(fig), key, shown, downloads=False, alone=True)
+            slot = in_place.Slot(chart_element_keys(key))
+            slot.draw(lambda: chart(fitted(fig), key, shown, downloads=False, alone=True))
             _KEYS(key="presenter_keys", data={"chart": key})
             status = st.empty()
             if settings.present == "flow":
-                finish = drawn.finisher(status)
+
+                def with_slider() -> None:
+                    again = gradient_flow.flow_figure(settings, runs)
+                    if again is not None and again.pending is None:
+                        slot.draw(lambda: chart(fitted(again.fig), key, shown, downloads=False))
+
+                finish = drawn.finisher(status, with_slider)
     with right, np.errstate(all="ignore"):
         back_button(settings)  # first: the numbers may run past a projector's 768 px
         numbers(settings, runs)

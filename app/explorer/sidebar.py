@@ -129,11 +129,13 @@ def _forget_matrix() -> None:
 # ---- drawing ----------------------------------------------------------------------------
 
 
-def render() -> Settings:
-    """Draw the sidebar; return the Settings its controls now hold."""
+def render(shown: Settings) -> Settings:
+    """Draw the sidebar; return the Settings its controls now hold. ``shown``:
+    the Settings the page was drawn with (``session.expected``), whose preset,
+    if any, the preset pills show."""
     previous = session.start_session()
     state = st.session_state
-    state[PRESET_KEY] = matching_preset(previous)
+    state[PRESET_KEY] = matching_preset(shown)
     drawn = _show_drawn_radius(previous) if previous.spectral_radius is None else None
     chosen: dict[str, Any] = {}
     bar = st.sidebar

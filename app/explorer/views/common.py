@@ -114,6 +114,11 @@ def chart(
         download_row(key, settings, fig)
 
 
+def chart_element_keys(key: str) -> tuple[str, ...]:
+    """The element keys ``chart`` draws for chart ``key`` (``app.in_place``)."""
+    return key, chart_keys.component_key(key)
+
+
 def download_row(key: str, settings: Settings, fig: FigureOrMaker) -> None:
     """Small PNG and SVG buttons in one row. Nothing is rendered until a
     button is clicked (``data`` is a callable) and a click does not rerun the

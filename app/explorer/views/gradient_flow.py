@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import budget, cached, charts, flow_chart, panels
+from app import budget, cached, charts, flow_chart, in_place, panels
 from app.compute import GATE_BLOCKS, sample_steps, spectral_radius, uploaded_for
 from app.explorer import lecture
 from app.explorer.presets import TANH_NOTE_PRESETS, matching_preset
@@ -21,6 +21,7 @@ from app.explorer.views.common import (
     TEXT_BESIDE,
     Runs,
     chart,
+    chart_element_keys,
     colour,
     download_row,
     name,
@@ -37,6 +38,7 @@ from app.explorer.views.slider_runs import FRAMES, SWEEPS, make_sweeps
 from app.sweeps import estimated_seconds, knob_name, scrub_values
 from app.text import latex_number, sci, text_column
 
+KEY = "gradient_flow"
 SCRUB_RUNS = 41  # values of the in-chart slider (sweeps.scrub_values)
 SCRUB_BUDGET_SECONDS = budget.SLIDER_SECONDS  # longest the in-chart slider's runs may take
 MAX_UNITS_DRAWN = 64
@@ -135,23 +137,20 @@ def kept_flow_parts(settings: Settings, runs: Runs, kept: KeptFrame) -> FlowPart
     return FlowParts(list(settings.cells), steps, sources, lines, _figure_args(settings))
 
 
-def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
+def render(settings: Settings, runs: Runs) -> Callable[[], None] | None:
     """Draw the view. When the in-chart slider's runs are still to be made, the
     chart is drawn without it and the runs are returned as work to finish once
-    the whole page is drawn (``page.finish_view``): it returns True
-    when they are made, and the page is drawn again, the chart with its slider."""
+    the whole page is drawn (``page.finish_view``), which then draws the chart
+    again in its place, with its slider."""
     drawn = flow_figure(settings, runs)
     if drawn is None:
         st.info("No cell could run with these settings; see the message above.")
         return None
     left, right = st.columns(TEXT_BESIDE, gap="medium")
     with left:
-        # one key whether or not the slider is ready: the browser then updates
-        # the chart it has (Plotly.react) instead of building a new one
-        chart(
-            drawn.fig, "gradient_flow", settings, downloads=False, alone=True, follow=drawn.follow
-        )
-        download_row("gradient_flow", settings, drawn.static)
+        slot = in_place.Slot(chart_element_keys(KEY))
+        slot.draw(lambda: _chart(drawn, settings, alone=True))
+        download_row(KEY, settings, drawn.static)
         status = st.empty()
     finished = list(runs.finished())  # the engine runs the current settings here, if not before
     with right:
@@ -159,7 +158,17 @@ def render(settings: Settings, runs: Runs) -> Callable[[], bool] | None:
         lecture.reference_note(settings, runs)
         lecture.compare_note(settings)
     _heatmap(settings, runs)
-    return drawn.finisher(status)
+
+    def with_slider() -> None:
+        again = flow_figure(settings, runs)
+        if again is not None and again.pending is None:
+            slot.draw(lambda: _chart(again, settings, alone=False))
+
+    return drawn.finisher(status, with_slider)
+
+
+def _chart(drawn: DrawnFlow, settings: Settings, *, alone: bool) -> None:
+    chart(drawn.fig, KEY, settings, downloads=False, alone=alone, follow=drawn.follow)
 
 
 @dataclass(frozen=True)
@@ -175,12 +184,18 @@ class DrawnFlow:
     pending: tuple | None
     follow: object = None  # the scrub's sentences, for the browser to follow (scrub_text)
 
-    def finisher(self, status) -> Callable[[], bool] | None:
-        """The slider's runs to make once the page is drawn, reported in ``status``."""
+    def finisher(self, status, draw_again: Callable[[], None]) -> Callable[[], None] | None:
+        """The slider's runs to make once the page is drawn, reported in
+        ``status``; then ``draw_again`` draws the chart with its slider."""
         if self.pending is None:
             return None
         specs, sweeps, values = self.pending
-        return lambda: make_sweeps(status, specs, sweeps, values)
+
+        def finish() -> None:
+            make_sweeps(status, specs, sweeps, values)
+            draw_again()
+
+        return finish
 
 
 def flow_figure(settings: Settings, runs: Runs) -> DrawnFlow | None:
