@@ -150,3 +150,15 @@ def test_served_sockets_send_small_messages_at_once():
         later = stack.enter_context(listener.accept()[0])
         assert no_delay(later) == 1  # inherited from the listening socket
         assert no_delay(later_client) == 0
+
+
+@pytest.mark.parametrize("page", ["app.explorer.page", "app.lab.page"])
+def test_a_page_server_asks_for_the_gil_sooner(page):
+    """Each page, imported as the server imports it, sets the process's switch
+    interval: Python's own 5 ms left the engine's NumPy calls waiting."""
+    probe = f"import sys, {page}; print(sys.getswitchinterval())"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split()[-1]) == process.SWITCH_SECONDS != 0.005

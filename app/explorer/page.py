@@ -30,6 +30,7 @@ from app.style import access_css, page_css
 LOG = logging.getLogger("gradient_flow_lab")
 process.one_blas_thread()
 process.keep_freed_memory()
+process.switch_threads_sooner()
 process.freeze_loaded_objects()
 process.send_small_messages_at_once()
 upload_buffers.bound_this_server()  # Streamlit's unread uploads: per session and in all

@@ -21,6 +21,7 @@ from app.text import text_column
 
 process.one_blas_thread()  # as the explorer: the engine's sums on one core each
 process.keep_freed_memory()
+process.switch_threads_sooner()
 
 RUN_KEY = "lab_run"
 RUNNING_KEY = "lab_running"
