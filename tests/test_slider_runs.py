@@ -38,7 +38,7 @@ def test_a_session_waits_for_another_sessions_runs_and_takes_them(monkeypatch):
     values = scrub_values(spec)
     made_elsewhere = slider_runs._sweep(spec, values, slider_runs.Progress(Status(), 1), 0)
     status, sweeps = Status(), {"lstm": None}
-    slider_runs.ONE_AT_A_TIME.acquire()  # another session is making its runs
+    slider_runs.TURNS.wait(lambda: None, 1.0)  # another session is making its runs
     try:
         waiter = threading.Thread(
             target=slider_runs.make_sweeps, args=(status, {"lstm": spec}, sweeps, values)
@@ -49,7 +49,70 @@ def test_a_session_waits_for_another_sessions_runs_and_takes_them(monkeypatch):
         assert any("waiting for another session" in line for line in status.lines)
         slider_runs.SWEEPS.put(spec, made_elsewhere)  # ... which were these
     finally:
-        slider_runs.ONE_AT_A_TIME.release()
+        slider_runs.TURNS.done()
     waiter.join(timeout=30)
     assert sweeps["lstm"] is made_elsewhere  # taken, not made again
     assert status.lines[-1] == ""  # the progress line cleared
+
+
+def _in_line(turns: slider_runs.Turns, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(turns._line) < count:
+        assert time.monotonic() < deadline, "a thread never joined the line"
+        time.sleep(0.005)
+
+
+def test_turns_are_served_in_the_order_asked():
+    turns, served = slider_runs.Turns(), []
+
+    def take(i: int) -> None:
+        turns.wait(lambda: None, 0.05)
+        served.append(i)
+        turns.done()
+
+    turns.wait(lambda: None, 0.05)
+    threads = []
+    for i in range(4):
+        threads.append(threading.Thread(target=take, args=(i,)))
+        threads[-1].start()
+        _in_line(turns, i + 1)
+    turns.done()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert served == [0, 1, 2, 3]
+    assert turns.idle()
+
+
+def test_a_thread_that_leaves_the_line_does_not_hold_it_up():
+    """A newer rerun stops a waiting session (``meanwhile`` raises): the
+    ones behind it still get their turn."""
+    turns, served = slider_runs.Turns(), []
+
+    class NewerRerun(Exception):
+        pass
+
+    def leave() -> None:
+        raise NewerRerun
+
+    def leaver() -> None:
+        try:
+            turns.wait(leave, 0.05)
+        except NewerRerun:
+            served.append("left")
+
+    def stayer() -> None:
+        turns.wait(lambda: None, 0.05)
+        served.append("served")
+        turns.done()
+
+    turns.wait(lambda: None, 0.05)
+    first = threading.Thread(target=leaver)
+    first.start()
+    _in_line(turns, 1)
+    second = threading.Thread(target=stayer)
+    second.start()
+    first.join(timeout=30)
+    turns.done()
+    second.join(timeout=30)
+    assert served == ["left", "served"]
+    assert turns.idle()

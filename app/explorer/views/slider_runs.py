@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,15 +23,15 @@ BROWSER_FIRST_SECONDS = 0.2
 SWEEPS = Kept(KEPT_ENTRIES, budget.SLIDER_SWEEPS_BYTES)
 # (knob-free specs, lines, T) → flow_chart.ScrubParts
 FRAMES = Kept(KEPT_ENTRIES, budget.SLIDER_FRAMES_BYTES)
-# One session's slider runs at a time in this process. Side by side, several
-# sessions' runs shared one core (Python's GIL), and each of their NumPy calls
-# waited for the GIL behind every other session drawing its page: a 43 ms LSTM
-# sweep took 19 s beside a thread running Python alone. One after another,
-# each is done sooner, the pages are drawn between them, and a session asking
-# for runs another has just made finds them kept. Forty students, two replicas
-# (bench/classroom.py, runs interleaved): whole rerun p95 2.04 and 2.39 s
-# against 1.54 and 1.72 s; chart redrawn p95 0.36 and 0.39 s against 0.18 and 0.19 s.
-ONE_AT_A_TIME = threading.Lock()
+# One session's slider runs at a time in this process, in the order asked
+# (``Turns``). Side by side, several sessions' runs shared one core (Python's
+# GIL), and each of their NumPy calls waited for the GIL behind every other
+# session drawing its page: a 43 ms LSTM sweep took 19 s beside a thread
+# running Python alone. One after another, each is done sooner, the pages are
+# drawn between them, and a session asking for runs another has just made
+# finds them kept. Forty students, two replicas (bench/classroom.py, runs
+# interleaved): whole rerun p95 2.04 and 2.39 s against 1.54 and 1.72 s;
+# chart redrawn p95 0.36 and 0.39 s against 0.18 and 0.19 s.
 
 
 def make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> None:
@@ -42,10 +44,11 @@ def make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> None:
     # draws the page just sent first. On two cores the first redraw after a T
     # press took 145 ms with the runs started at once, 112 ms after a pause.
     # (The pause is within the progress line's first interval: a newer rerun
-    # waits no longer for it.)
-    time.sleep(BROWSER_FIRST_SECONDS)
-    while not ONE_AT_A_TIME.acquire(timeout=PROGRESS_SECONDS):
-        progress.waiting()  # where a newer rerun can stop the wait
+    # waits no longer for it.) While other sessions' runs are made, the cores
+    # are busy anyway: this session takes its place in the line at once.
+    if TURNS.idle():
+        time.sleep(BROWSER_FIRST_SECONDS)
+    TURNS.wait(progress.waiting, PROGRESS_SECONDS)  # where a newer rerun can stop it
     try:
         for kind, spec in specs.items():
             if sweeps[kind] is None:
@@ -55,8 +58,56 @@ def make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> None:
                 SWEEPS.put(spec, sweeps[kind])
             done += len(values)
     finally:
-        ONE_AT_A_TIME.release()
+        TURNS.done()
     status.empty()
+
+
+class Turns:
+    """A lock that serves the threads waiting for it in the order they came."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._line: deque[threading.Event] = deque()  # the waiting threads' turns
+        self._taken = False
+
+    def idle(self) -> bool:
+        """Whether no thread has its turn or waits for one."""
+        return not self._taken
+
+    def wait(self, meanwhile: Callable[[], None], every: float) -> None:
+        """Wait for this thread's turn, calling ``meanwhile`` every ``every``
+        seconds; what it raises leaves the line (and passes on a turn that
+        came meanwhile)."""
+        turn = threading.Event()
+        with self._lock:
+            if not self._taken:
+                self._taken = True
+                return
+            self._line.append(turn)
+        try:
+            while not turn.wait(every):
+                meanwhile()
+        except BaseException:
+            with self._lock:
+                if turn.is_set():
+                    self._pass_on()
+                else:
+                    self._line.remove(turn)
+            raise
+
+    def done(self) -> None:
+        """End this thread's turn: the next in line has it."""
+        with self._lock:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        if self._line:
+            self._line.popleft().set()  # still taken: handed over
+        else:
+            self._taken = False
+
+
+TURNS = Turns()
 
 
 class Progress:
