@@ -121,13 +121,14 @@ def render(settings: Settings, runs: Runs, notices: list[str]) -> Callable[[], N
             _KEYS(key="presenter_keys", data={"chart": key})
             status = st.empty()
             if settings.present == "flow":
-
-                def with_slider() -> None:
-                    again = gradient_flow.flow_figure(settings, runs)
-                    if again is not None and again.pending is None:
-                        slot.draw(lambda: chart(fitted(again.fig), key, shown, downloads=False))
-
-                finish = drawn.finisher(status, with_slider)
+                finish = drawn.finisher(
+                    status,
+                    settings,
+                    runs,
+                    lambda again: slot.draw(
+                        lambda: chart(fitted(again.fig), key, shown, downloads=False)
+                    ),
+                )
     with right, np.errstate(all="ignore"):
         back_button(settings)  # first: the numbers may run past a projector's 768 px
         numbers(settings, runs)

@@ -159,12 +159,10 @@ def render(settings: Settings, runs: Runs) -> Callable[[], None] | None:
         lecture.compare_note(settings)
     _heatmap(settings, runs)
 
-    def with_slider() -> None:
-        again = flow_figure(settings, runs)
-        if again is not None and again.pending is None:
-            slot.draw(lambda: _chart(again, settings, alone=False))
+    def draw_again(again: DrawnFlow) -> None:
+        slot.draw(lambda: _chart(again, settings, alone=False))
 
-    return drawn.finisher(status, with_slider)
+    return drawn.finisher(status, settings, runs, draw_again)
 
 
 def _chart(drawn: DrawnFlow, settings: Settings, *, alone: bool) -> None:
@@ -184,16 +182,20 @@ class DrawnFlow:
     pending: tuple | None
     follow: object = None  # the scrub's sentences, for the browser to follow (scrub_text)
 
-    def finisher(self, status, draw_again: Callable[[], None]) -> Callable[[], None] | None:
+    def finisher(
+        self, status, settings: Settings, runs: Runs, draw: Callable[[DrawnFlow], None]
+    ) -> Callable[[], None] | None:
         """The slider's runs to make once the page is drawn, reported in
-        ``status``; then ``draw_again`` draws the chart with its slider."""
+        ``status``; then ``draw`` is given the chart with its slider."""
         if self.pending is None:
             return None
         specs, sweeps, values = self.pending
 
         def finish() -> None:
             make_sweeps(status, specs, sweeps, values)
-            draw_again()
+            again = flow_figure(settings, runs)
+            if again is not None and again.pending is None:
+                draw(again)
 
         return finish
 

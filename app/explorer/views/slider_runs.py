@@ -23,15 +23,6 @@ BROWSER_FIRST_SECONDS = 0.2
 SWEEPS = Kept(KEPT_ENTRIES, budget.SLIDER_SWEEPS_BYTES)
 # (knob-free specs, lines, T) → flow_chart.ScrubParts
 FRAMES = Kept(KEPT_ENTRIES, budget.SLIDER_FRAMES_BYTES)
-# One session's slider runs at a time in this process, in the order asked
-# (``Turns``). Side by side, several sessions' runs shared one core (Python's
-# GIL), and each of their NumPy calls waited for the GIL behind every other
-# session drawing its page: a 43 ms LSTM sweep took 19 s beside a thread
-# running Python alone. One after another, each is done sooner, the pages are
-# drawn between them, and a session asking for runs another has just made
-# finds them kept. Forty students, two replicas (bench/classroom.py, runs
-# interleaved): whole rerun p95 2.04 and 2.39 s against 1.54 and 1.72 s;
-# chart redrawn p95 0.36 and 0.39 s against 0.18 and 0.19 s.
 
 
 def make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> None:
@@ -107,6 +98,15 @@ class Turns:
             self._taken = False
 
 
+# One session's slider runs at a time in this process, in the order asked
+# (``Turns``). Side by side, several sessions' runs shared one core (Python's
+# GIL), and each of their NumPy calls waited for the GIL behind every other
+# session drawing its page: a 43 ms LSTM sweep took 19 s beside a thread
+# running Python alone. One after another, each is done sooner, the pages are
+# drawn between them, and a session asking for runs another has just made
+# finds them kept. Forty students, two replicas (bench/classroom.py, runs
+# interleaved): whole rerun p95 2.04 and 2.39 s against 1.54 and 1.72 s;
+# chart redrawn p95 0.36 and 0.39 s against 0.18 and 0.19 s.
 TURNS = Turns()
 
 
