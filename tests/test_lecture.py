@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:
 from app.explorer.state import Settings  # noqa: E402
 from app.explorer.views import gradient_flow  # noqa: E402
 from app.figures import view_figures  # noqa: E402
+from app.style import relative_luminance  # noqa: E402
 from tests.test_app import assert_clean, fresh  # noqa: E402
 
 
@@ -135,6 +136,16 @@ def test_the_page_defines_the_slope_and_the_single_unit_keeps_its_own():
     names = [t.get("name", "") for t in flow_spec(single)["data"]]
     assert not any(n.startswith("(ρ·f̄′)") for n in names)
     assert any(n.startswith("|w|<sup>") for n in names)
+
+
+@pytest.mark.parametrize(("theme", "colour"), [("light", "black"), ("dark", "white")])
+def test_the_slope_sentence_names_the_colour_the_theme_draws(theme, colour):
+    at = fresh({"H": "8", "T": "60", "theme": theme})
+    assert_clean(at)
+    line = next(t for t in flow_spec(at)["data"] if t.get("name", "").startswith("(ρ·f̄′)"))
+    luminance = relative_luminance(line["line"]["color"])
+    assert luminance < 0.05 if colour == "black" else luminance > 0.9
+    assert any(m.value.startswith(f"Dashed {colour}:") for m in at.markdown)
 
 
 # ---- two settings side by side on one chart -----------------------------------------------

@@ -291,8 +291,9 @@ def reference_note(settings: Settings, runs) -> None:
     if reference is None:
         return
     f = settings.activation
+    drawn_in = "white" if settings.theme == "dark" else "black"  # style.restyle_colour
     st.markdown(
-        f"Dashed black: what the Elman RNN's gradient would do if every step multiplied "
+        f"Dashed {drawn_in}: what the Elman RNN's gradient would do if every step multiplied "
         f"it by the same ρ·f̄′ = {reference.radius:.3g} × {reference.slope:.3g} = "
         f"{reference.radius * reference.slope:.3g}, with ρ the spectral radius of its "
         f"W_hh and f̄′ the mean of {f}′(a_t) over its steps and units in this run, as "
