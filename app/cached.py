@@ -13,12 +13,13 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app import budget, compute, sweeps
+from app import budget, compute, sweeps, worker
 from app.compute import CellRun, CellSpec
 
 
@@ -296,17 +297,34 @@ class Kept:
 _knob_frames = Kept(KEPT_ENTRIES, budget.KNOB_NORMS_BYTES)
 
 
-def knob_frames(spec: CellSpec, values: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+def knob_frames(
+    spec: CellSpec, values: tuple[float, ...], meanwhile: Callable[[], None], every: float
+) -> tuple[np.ndarray, ...]:
     """Frames of the in-chart slider with the knob at ``values``, one stacked
     run (see ``sweeps.knob_frames``): (V, T) ‖∂L/∂h_t‖, the reverse
     direction's, ‖∂L/∂c_t‖ and (V,) f̄′. Kept for every session, shared (read
-    only), the oldest dropped once they pass their bytes."""
+    only), the oldest dropped once they pass their bytes.
+
+    Made in the worker process (``app.worker``), ``meanwhile()`` called every
+    ``every`` seconds while it runs; runs of uploaded weights, which this
+    process holds, are made here."""
     key = (spec, values)
     frames = _knob_frames.get(key)
-    if frames is None:
+    if frames is not None:
+        return frames
+    if spec.weights is not None:
         frames = sweeps.knob_frames(spec, values)
         _knob_frames.put(key, frames)
-    return frames
+        return frames
+    return worker.WORKER.run(
+        key,
+        sweeps.knob_frames,
+        spec,
+        values,
+        meanwhile=meanwhile,
+        every=every,
+        kept=lambda made: _knob_frames.put(key, made),
+    )
 
 
 @st.cache_data(max_entries=SENSITIVITY_ENTRIES, show_spinner=False)

@@ -13,19 +13,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import streamlit as st
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
-
-from app.explorer import page as explorer  # noqa: E402
-from app.lab import page as lab  # noqa: E402
 
 
 def pages() -> None:
     """The app's two pages in Streamlit's own navigation: the explorer at the
     root (its links stay ``/?cell=…``), the lab at ``/training_lab``."""
+    import streamlit as st
+
+    from app.explorer import page as explorer
+    from app.lab import page as lab
+
     st.set_page_config(
         page_title="Gradient Flow Lab",
         page_icon="📉",
@@ -41,5 +41,9 @@ def pages() -> None:
     navigation.run()
 
 
+# Streamlit runs this file as __main__; the worker process that makes the
+# in-chart slider's runs (app/worker.py) imports it too, as multiprocessing
+# does a main module, and needs none of the pages: they are imported above,
+# only when the app runs.
 if __name__ == "__main__":
     pages()

@@ -18,7 +18,17 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from app import budget, budget_notice, chart_keys, figures, inert, process, tidy, upload_buffers
+from app import (
+    budget,
+    budget_notice,
+    chart_keys,
+    figures,
+    inert,
+    process,
+    tidy,
+    upload_buffers,
+    worker,
+)
 from app.explorer import presenter, preset_text, session, sidebar
 from app.explorer.presets import matching_preset
 from app.explorer.state import Settings
@@ -33,6 +43,7 @@ process.keep_freed_memory()
 process.switch_threads_sooner()
 process.freeze_loaded_objects()
 process.send_small_messages_at_once()
+worker.WORKER.start()  # the in-chart slider's runs are made there
 upload_buffers.bound_this_server()  # Streamlit's unread uploads: per session and in all
 VIEWS = {title: view.render for title, view in figures.views().items()}
 VIEW_KEY = "view"

@@ -145,7 +145,11 @@ def _sweep(spec, values, progress: Progress, done: int) -> tuple[np.ndarray, ...
     parts, start = [], 0
     for size in sweeps.stack_sizes(spec, len(values)):
         chunk = tuple(float(v) for v in values[start : start + size])
-        parts.append(cached.knob_frames(spec, chunk))
+        parts.append(
+            cached.knob_frames(
+                spec, chunk, lambda at=done + start: progress.ran(at), PROGRESS_SECONDS
+            )
+        )
         start += size
         progress.ran(done + start)
     return tuple(np.concatenate([part[j] for part in parts]) for j in range(sweeps.FRAME_PARTS))
