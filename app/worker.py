@@ -12,13 +12,14 @@ BLAS and allocator set as the server's (the same bits as a run made here).
 A run's result comes back to the thread that asked, which waits for it while
 calling ``meanwhile`` (where a newer rerun can stop the wait; the run goes on
 and its result is kept for whoever asks next). Two threads asking for the
-same run wait for the one run. If the worker dies, the next run starts a new
-one and this one is made here.
+same run wait for the one run. If the worker dies, this run is made here and
+the next starts a new worker; where no worker can start, every run is made here.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -28,6 +29,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 PARENT_POLL_SECONDS = 1.0  # how soon a worker whose server died notices
+# The worker died, or none can start here (multiprocessing needs /dev/shm):
+# the run is made in this process.
+NO_WORKER = (BrokenProcessPool, OSError)
 
 
 class Worker:
@@ -41,7 +45,8 @@ class Worker:
     def start(self) -> None:
         """Start the process now, so that the first run does not wait for it."""
         if self._pool is None:
-            self._submit(("start",), os.getpid)
+            with contextlib.suppress(NO_WORKER):  # else runs are made here until one starts
+                self._submit(("start",), os.getpid)
 
     def run(
         self,
@@ -64,7 +69,7 @@ class Worker:
                     return future.result(timeout=every)
                 except concurrent.futures.TimeoutError:
                     meanwhile()
-        except BrokenProcessPool:
+        except NO_WORKER:
             self._drop_pool()
             result = function(*args)
             kept(result)

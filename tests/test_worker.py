@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import sweeps  # noqa: E402
+from app import worker as worker_module  # noqa: E402
 from app.compute import cell_spec  # noqa: E402
 from app.explorer.state import Settings  # noqa: E402
 from app.worker import Worker  # noqa: E402
@@ -119,6 +120,18 @@ def test_a_killed_worker_is_replaced_and_its_run_made_here(worker):
     assert kept == [os.getpid()]
     second = worker.pid()
     assert second not in (first, os.getpid())
+
+
+def test_where_no_worker_can_start_the_runs_are_made_here(monkeypatch):
+    def no_semaphores(*args, **kwargs):
+        raise OSError("no /dev/shm here")
+
+    monkeypatch.setattr(worker_module.concurrent.futures, "ProcessPoolExecutor", no_semaphores)
+    worker = Worker()
+    worker.start()  # the page starts it: that must not fail
+    kept = []
+    assert worker.run("pid", os.getpid, **wait(kept)) == os.getpid()
+    assert kept == [os.getpid()]
 
 
 def _slow_pid() -> int:
