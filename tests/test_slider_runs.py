@@ -32,8 +32,7 @@ class Status:
         self.lines.append("")
 
 
-def test_a_session_waits_for_another_sessions_runs_and_takes_them(monkeypatch):
-    monkeypatch.setattr(slider_runs, "BROWSER_FIRST_SECONDS", 0.0)
+def test_a_session_waits_for_another_sessions_runs_and_takes_them():
     spec = cached.knob_free(cell_spec(Settings(hidden_size=3, seq_len=8, seed=4242), "lstm"))
     values = scrub_values(spec)
     made_elsewhere = slider_runs._sweep(spec, values, slider_runs.Progress(Status(), 1), 0)

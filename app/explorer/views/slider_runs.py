@@ -14,9 +14,6 @@ from app import budget, cached, sweeps
 from app.cached import KEPT_ENTRIES, Kept
 
 PROGRESS_SECONDS = 0.25  # between two writes of the progress line (see Progress)
-# before the runs start: the time the browser needs to draw the page just
-# sent while it has a core to itself (see make_sweeps)
-BROWSER_FIRST_SECONDS = 0.2
 
 
 # knob-free CellSpec → its frames' norms (see make_sweeps)
@@ -30,15 +27,8 @@ def make_sweeps(status, specs: dict, sweeps: dict, values: np.ndarray) -> None:
     total, done = len(values) * len(specs), 0
     # a newer rerun can only stop this loop between two status updates
     progress = Progress(status, total)
-    # The server and the browser often share two cores (a laptop at the
-    # lectern), and these runs hold one for a second or more: the browser
-    # draws the page just sent first. On two cores the first redraw after a T
-    # press took 145 ms with the runs started at once, 112 ms after a pause.
-    # (The pause is within the progress line's first interval: a newer rerun
-    # waits no longer for it.) While other sessions' runs are made, the cores
-    # are busy anyway: this session takes its place in the line at once.
-    if TURNS.idle():
-        time.sleep(BROWSER_FIRST_SECONDS)
+    # No pause for the browser to draw the page first: the runs are made in
+    # the worker process (app/worker.py), and leave this one free to send it.
     TURNS.wait(progress.waiting, PROGRESS_SECONDS)  # where a newer rerun can stop it
     try:
         for kind, spec in specs.items():
@@ -99,14 +89,12 @@ class Turns:
 
 
 # One session's slider runs at a time in this process, in the order asked
-# (``Turns``). Side by side, several sessions' runs shared one core (Python's
-# GIL), and each of their NumPy calls waited for the GIL behind every other
-# session drawing its page: a 43 ms LSTM sweep took 19 s beside a thread
-# running Python alone. One after another, each is done sooner, the pages are
-# drawn between them, and a session asking for runs another has just made
-# finds them kept. Forty students, two replicas (bench/classroom.py, runs
-# interleaved): whole rerun p95 2.04 and 2.39 s against 1.54 and 1.72 s;
-# chart redrawn p95 0.36 and 0.39 s against 0.18 and 0.19 s.
+# (``Turns``): the worker makes one run at a time anyway, and a session that
+# waited finds kept the runs another has just made (forty students on one link
+# ask for the same ones). It began as the cure for a GIL convoy, when the runs
+# were made in the server's threads: side by side, each of their NumPy calls
+# waited for the GIL behind every session drawing its page (a 43 ms LSTM sweep
+# took 19 s beside a thread running Python alone).
 TURNS = Turns()
 
 
