@@ -171,6 +171,25 @@ def test_the_explosion_preset_explodes_unclipped_and_not_clipped():
 # ---- the cliff ------------------------------------------------------------------
 
 
+def test_each_line_s_label_sits_on_its_line():
+    """plotly.js puts an annotation on a log axis at 10^y: the baseline's and
+    θ's labels were drawn a decade or more above their lines."""
+    from app.lab import charts
+
+    run = Training.start(TINY.replace(clip=0.5))
+    run.advance(seconds=1e9)
+    for figure, log in (
+        (charts.loss_figure(run), True),
+        (charts.grad_norm_figure(run), True),
+        (charts.radius_figure(run), False),
+    ):
+        layout = figure.to_dict()["layout"]
+        assert (layout["yaxis"].get("type") == "log") == log
+        ((shape,), (label,)) = layout["shapes"], layout["annotations"]
+        drawn_at = 10 ** label["y"] if log else label["y"]
+        assert drawn_at == pytest.approx(shape["y0"], rel=1e-12), label["text"]
+
+
 def test_the_surface_is_each_units_own_loss():
     surface = cliff.surface(grid=7)
     for i, j in [(0, 0), (3, 5), (6, 2)]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from app.charts import log_axis, themed
+from app.charts import labelled_hline, log_axis, themed
 from app.explorer.views.common import colour
 from app.lab.cliff import Descents, Surface
 from app.lab.training import LOSS_CAP, Line, Training
@@ -41,7 +41,7 @@ def loss_figure(run: Training) -> go.Figure:
         kept = run.history[line]
         for s, label, losses in _per_seed(run, line, "loss"):
             fig.add_scatter(
-                x=kept.updates,
+                x=np.asarray(kept.updates),
                 y=np.minimum(losses, LOSS_CAP),
                 name=f"{label}: training batch",
                 mode="lines",
@@ -53,7 +53,7 @@ def loss_figure(run: Training) -> go.Figure:
             validation = np.array(kept.validation)
             if validation.size:
                 fig.add_scatter(
-                    x=kept.validated_at,
+                    x=np.asarray(kept.validated_at),
                     y=np.minimum(validation[:, s], LOSS_CAP),
                     name=label,
                     mode="lines+markers",
@@ -62,11 +62,12 @@ def loss_figure(run: Training) -> go.Figure:
                     legendgroup=label,
                 )
     baseline = run.validation.baseline
-    fig.add_hline(
-        y=baseline,
+    labelled_hline(
+        fig,
+        baseline,
+        f"learned nothing: {baseline:.3g}",
         line={"color": "#555555", "dash": "dot", "width": 2},
-        annotation_text=f"learned nothing: {baseline:.3g}",
-        annotation_position="top left",
+        log=True,
     )
     themed(fig, title="Loss over updates (validation: 512 held-out sequences)")
     fig.update_xaxes(title_text="update")
@@ -81,7 +82,11 @@ def grad_norm_figure(run: Training) -> go.Figure:
         scales = kept.array("clip_scale")
         for s, label, norms in _per_seed(run, line, "grad_norm"):
             fig.add_scatter(
-                x=kept.updates, y=norms, name=label, mode="lines", line=_line_style(line, s)
+                x=np.asarray(kept.updates),
+                y=norms,
+                name=label,
+                mode="lines",
+                line=_line_style(line, s),
             )
             if scales.size:
                 clipped = np.flatnonzero(scales[:, s] < 1.0)
@@ -95,11 +100,12 @@ def grad_norm_figure(run: Training) -> go.Figure:
                         showlegend=False,
                     )
     if run.settings.clip is not None:
-        fig.add_hline(
-            y=run.settings.clip,
+        labelled_hline(
+            fig,
+            run.settings.clip,
+            f"θ = {run.settings.clip:g}",
             line={"color": "#555555", "dash": "dash", "width": 2},
-            annotation_text=f"θ = {run.settings.clip:g}",
-            annotation_position="top left",
+            log=True,
         )
     title = "‖∂L/∂θ‖ before clipping" + (", × where clipped" if run.settings.clip else "")
     themed(fig, title=title)
@@ -117,13 +123,10 @@ def radius_figure(run: Training) -> go.Figure:
             label = line.name if len(run.seeds) == 1 else f"{line.name} (seed {seed})"
             y = radii[:, s].max(axis=-1) if radii.size else radii
             fig.add_scatter(
-                x=kept.updates, y=y, name=label, mode="lines", line=_line_style(line, s)
+                x=np.asarray(kept.updates), y=y, name=label, mode="lines", line=_line_style(line, s)
             )
-    fig.add_hline(
-        y=1.0,
-        line={"color": "#555555", "dash": "dot", "width": 2},
-        annotation_text="ρ = 1",
-        annotation_position="top left",
+    labelled_hline(
+        fig, 1.0, "ρ = 1", line={"color": "#555555", "dash": "dot", "width": 2}, log=False
     )
     themed(fig, title="Spectral radius ρ(W_hh): largest over the gate blocks")
     fig.update_xaxes(title_text="update")
@@ -139,7 +142,7 @@ def lag_figure(run: Training, line: Line) -> go.Figure:
         logged = np.log10(np.where(z > 0, z, np.nan))
     fig = go.Figure(
         go.Heatmap(
-            x=kept.updates,
+            x=np.asarray(kept.updates),
             y=np.arange(z.shape[0]),
             z=logged,
             colorscale="Viridis",
