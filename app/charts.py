@@ -233,6 +233,36 @@ def hline_parts(
     return shape, label
 
 
+def vline_parts(x: float, text: str | None = None, *, line: dict) -> tuple[dict, dict | None]:
+    """A vertical line at ``x`` across the plot, and ``text`` centred just above
+    it (None without text), as plain dicts: what ``add_vline`` makes, without
+    its 13 ms a call (a truncated sweep draws one line per chunk)."""
+    shape = {
+        "type": "line",
+        "xref": "x",
+        "x0": x,
+        "x1": x,
+        "yref": "y domain",
+        "y0": 0,
+        "y1": 1,
+        "line": line,
+    }
+    if not text:
+        return shape, None
+    label = {
+        "text": text,
+        "xref": "x",
+        "x": x,
+        "xanchor": "center",
+        "yref": "y domain",
+        "y": 1,
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": FONT},
+    }
+    return shape, label
+
+
 def animate_to(frames: list | None, *, duration_ms: int = 0, **options) -> list:
     """The ``args`` of a Plotly "animate" control: show ``frames`` (None: play
     them all) in the browser, moving only the data, never redrawing the axes."""

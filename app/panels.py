@@ -27,6 +27,7 @@ from app.charts import (
     themed,
     themed_layout,
     typed,
+    vline_parts,
 )
 
 # ---- heatmaps ----------------------------------------------------------------------
@@ -425,15 +426,12 @@ def phase_figure(
             )
         )
     if current is not None:
-        fig.add_vline(
-            x=current,
-            line={"color": OKABE_ITO["black"], "width": 3, "dash": "dash"},
-            # above the plot, clear of its own line and of the map's colours
-            annotation_text="your setting",
-            annotation_position="top",
-            annotation_yanchor="bottom",
-            annotation_font_size=FONT,
+        # labelled above the plot, clear of its own line and of the map's colours
+        shape, label = vline_parts(
+            current, "your setting", line={"color": OKABE_ITO["black"], "width": 3, "dash": "dash"}
         )
+        fig.add_shape(shape)
+        fig.add_annotation(label)
     half = (radii[1] - radii[0]) / 2 if len(radii) > 1 else 0.5
     fig.update_layout(
         # the map's own extent: the label above the line must not widen the axis

@@ -269,6 +269,20 @@ def test_start_pause_resume_stop_and_reset():
     assert not at.exception
 
 
+def test_each_live_pass_trains_for_what_its_drawing_leaves_of_the_refresh():
+    from app.lab import page
+
+    at = _page({"T": "6", "H": "3", "B": "4", "n": "5000", "cell": "rnn"})
+    at.button(key="lab_start").click().run()
+    drawn = at.session_state[page.DRAW_SECONDS_KEY]
+    assert 0 < drawn < page.REFRESH
+    for seconds in (0.0, 0.08, drawn):
+        assert page.slice_seconds(seconds) + seconds + page.DRAW_MARGIN == pytest.approx(
+            page.REFRESH
+        )
+    assert page.slice_seconds(10 * page.REFRESH) == page.MIN_SLICE  # a slow machine still trains
+
+
 def test_the_link_follows_the_controls_and_a_link_sets_them():
     at = _page({"task": "sine", "T": "12", "opt": "sgd", "clip": "off", "seed": "7"})
     assert not at.exception

@@ -4,10 +4,13 @@ One entry, ``render()``: the sidebar returns the ``LabSettings``; the run lives
 in this session (``RUN_KEY``) and advances only while this page's live part
 (an ``st.fragment`` that reruns every ``REFRESH`` seconds) asks for it, so a
 visitor who leaves, or presses Pause or Stop, stops the work at once. Each
-pass trains for ``SLICE`` seconds, then draws.
+pass trains for what its drawing leaves of ``REFRESH`` (``slice_seconds``),
+then draws.
 """
 
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
@@ -26,7 +29,12 @@ process.switch_threads_sooner()
 RUN_KEY = "lab_run"
 RUNNING_KEY = "lab_running"
 REFRESH = 0.5  # seconds between two live redraws
-SLICE = 0.4  # seconds of training in each of them
+# Each redraw's training takes what the redraw leaves of REFRESH: the browser
+# asks for the next one REFRESH after the last, so a shorter pass leaves the
+# engine idle until then, and a longer one delays the charts.
+DRAW_MARGIN = 0.03  # seconds kept for the messages to and from the browser
+MIN_SLICE = 0.2
+DRAW_SECONDS_KEY = "lab_draw_seconds"  # how long the last redraw took
 SLOW_REFRESH = 2.0  # seconds between redraws of ρ, the lag map and the example
 
 
@@ -90,7 +98,7 @@ def controls(settings: LabSettings) -> None:
 
 def live(settings: LabSettings) -> None:
     """The run's progress and charts. While it trains, the loss and gradient
-    charts redraw every ``REFRESH`` seconds (after ``SLICE`` seconds of
+    charts redraw every ``REFRESH`` seconds (after ``slice_seconds`` of
     training each time) and the slower-moving three every ``SLOW_REFRESH``:
     drawing less often leaves the engine more of the machine."""
     running = bool(st.session_state.get(RUNNING_KEY))
@@ -107,9 +115,10 @@ def live(settings: LabSettings) -> None:
     def fast() -> None:
         state = st.session_state
         if state.get(RUNNING_KEY) and not run.finished:
-            run.advance(SLICE)
+            run.advance(slice_seconds(state.get(DRAW_SECONDS_KEY, 0.1)))
             if run.finished:
                 state[RUNNING_KEY] = False
+        started = time.perf_counter()
         rate = run.done / run.seconds if run.seconds else 0.0
         st.progress(
             run.done / run.settings.updates,
@@ -117,6 +126,7 @@ def live(settings: LabSettings) -> None:
         )
         draw(run, "lab_loss", charts.loss_figure(run), words.loss_words(run))
         draw(run, "lab_grad_norm", charts.grad_norm_figure(run), words.grad_words(run))
+        state[DRAW_SECONDS_KEY] = time.perf_counter() - started
         if not state.get(RUNNING_KEY) and running:
             st.rerun()  # the whole page again: the live parts stop refreshing
 
@@ -134,6 +144,11 @@ def live(settings: LabSettings) -> None:
 
     fast()
     slow()
+
+
+def slice_seconds(draw_seconds: float) -> float:
+    """Seconds of training in one live pass: what drawing leaves of REFRESH."""
+    return max(MIN_SLICE, REFRESH - draw_seconds - DRAW_MARGIN)
 
 
 def draw(run: Training, chart_key: str, fig, sentences: list[str]) -> None:

@@ -141,10 +141,13 @@ def sweep_figure(
     if chunk is not None and chunk < steps:
         boundaries = np.arange(chunk, steps, chunk) - 0.5
         if boundaries.size <= 60:
-            for b in boundaries:
-                fig.add_vline(
-                    x=b, line={"color": charts.OKABE_ITO["grey"], "width": 2, "dash": "dot"}
-                )
+            dotted = {"color": charts.OKABE_ITO["grey"], "width": 2, "dash": "dot"}
+            fig.update_layout(
+                shapes=[
+                    *fig.layout.shapes,
+                    *(charts.vline_parts(b, line=dotted)[0] for b in boundaries),
+                ]
+            )
     fig.update_layout(
         xaxis={"title": {"text": "time step t"}, "range": [-0.5, steps - 0.5]},
         yaxis={"title": {"text": "‖∂L/∂h<sub>t</sub>‖ (log scale)"}},
