@@ -108,10 +108,6 @@ class Worker:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def pid(self) -> int | None:
-        """The worker process's id, starting it if need be (for tests)."""
-        return self._submit(("pid", time.monotonic()), os.getpid).result()
-
 
 def _settle(parent: int) -> None:
     """In the worker, before its first run: the server's BLAS and allocator

@@ -39,9 +39,10 @@ def loss_figure(run: Training) -> go.Figure:
     fig = go.Figure()
     for line in run.history:
         kept = run.history[line]
+        updates, validated_at = kept.array("updates"), kept.array("validated_at")
         for s, label, losses in _per_seed(run, line, "loss"):
             fig.add_scatter(
-                x=np.asarray(kept.updates),
+                x=updates,
                 y=np.minimum(losses, LOSS_CAP),
                 name=f"{label}: training batch",
                 mode="lines",
@@ -53,7 +54,7 @@ def loss_figure(run: Training) -> go.Figure:
             validation = np.array(kept.validation)
             if validation.size:
                 fig.add_scatter(
-                    x=np.asarray(kept.validated_at),
+                    x=validated_at,
                     y=np.minimum(validation[:, s], LOSS_CAP),
                     name=label,
                     mode="lines+markers",
@@ -79,10 +80,10 @@ def grad_norm_figure(run: Training) -> go.Figure:
     fig = go.Figure()
     for line in run.history:
         kept = run.history[line]
-        scales = kept.array("clip_scale")
+        scales, updates = kept.array("clip_scale"), kept.array("updates")
         for s, label, norms in _per_seed(run, line, "grad_norm"):
             fig.add_scatter(
-                x=np.asarray(kept.updates),
+                x=updates,
                 y=norms,
                 name=label,
                 mode="lines",
@@ -92,7 +93,7 @@ def grad_norm_figure(run: Training) -> go.Figure:
                 clipped = np.flatnonzero(scales[:, s] < 1.0)
                 if clipped.size:
                     fig.add_scatter(
-                        x=np.array(kept.updates)[clipped],
+                        x=updates[clipped],
                         y=norms[clipped],
                         name=f"{label}: clipped",
                         mode="markers",
@@ -123,7 +124,7 @@ def radius_figure(run: Training) -> go.Figure:
             label = line.name if len(run.seeds) == 1 else f"{line.name} (seed {seed})"
             y = radii[:, s].max(axis=-1) if radii.size else radii
             fig.add_scatter(
-                x=np.asarray(kept.updates), y=y, name=label, mode="lines", line=_line_style(line, s)
+                x=kept.array("updates"), y=y, name=label, mode="lines", line=_line_style(line, s)
             )
     labelled_hline(
         fig, 1.0, "ρ = 1", line={"color": "#555555", "dash": "dot", "width": 2}, log=False
@@ -142,7 +143,7 @@ def lag_figure(run: Training, line: Line) -> go.Figure:
         logged = np.log10(np.where(z > 0, z, np.nan))
     fig = go.Figure(
         go.Heatmap(
-            x=np.asarray(kept.updates),
+            x=kept.array("updates"),
             y=np.arange(z.shape[0]),
             z=logged,
             colorscale="Viridis",
